@@ -1,0 +1,59 @@
+/**
+ * The configuration after loading: defaults applied, durations in
+ * milliseconds, sizes in bytes, relays and pools resolved, frozen.
+ */
+import type { Strategy } from './schema.js';
+
+export interface RelayConfig {
+  name: string;
+  host: string;
+  port: number;
+  weight: number;
+  maxConnections: number;
+  tls: { mode: 'none' | 'starttls' | 'implicit'; rejectUnauthorized: boolean; servername?: string };
+  auth?: { user: string; pass: string };
+}
+
+export interface PoolConfig {
+  name: string;
+  relays: string[];
+  strategy: Strategy;
+}
+
+export interface SluiceConfig {
+  http: { host: string; port: number; bodyLimit: number; publicUrl?: string };
+  database: { url: string; poolSize: number };
+  dataDir: string;
+  auth: { adminApiKey?: string };
+  /** Never empty after loading: when none is configured and the sink runs, one relay named `sink` points at it. */
+  relays: RelayConfig[];
+  /** Never empty after loading: when none is configured, one pool `default` of all relays. */
+  pools: PoolConfig[];
+  routing: { transactional: string; bulk: string };
+  sink: { enabled: boolean; host: string; port: number; keep: number };
+  delivery: {
+    enabled: boolean;
+    concurrency: number;
+    claimBatch: number;
+    leaseMs: number;
+    pollIntervalMs: number;
+    heloName?: string;
+    messageIdDomain?: string;
+    connectionTimeoutMs: number;
+    greetingTimeoutMs: number;
+    socketTimeoutMs: number;
+    idleTimeoutMs: number;
+    retry: {
+      initialDelayMs: number;
+      multiplier: number;
+      maxDelayMs: number;
+      jitter: number;
+      maxAgeMs: number;
+    };
+  };
+  templates: { strict: boolean; renderTimeoutMs: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  shutdownTimeoutMs: number;
+  /** Where the configuration came from, for the start banner. */
+  source: { file?: string; env: string[] };
+}

@@ -1,0 +1,354 @@
+/**
+ * The one configuration schema: for the JSON file and the SLUICE_*
+ * environment overrides alike. Each key's `description` is its
+ * documentation; docs/configuration.md is generated from this file
+ * (`sluice config-docs`) and a test fails when the two drift apart.
+ *
+ * Durations are written as strings with a unit ("250ms", "30s", "5m", "2h",
+ * "3d") or as a number of milliseconds; sizes as bytes or "512kb", "10mb".
+ * They are parsed once, by the loader, into milliseconds and bytes.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Duration = (defaultValue: string, description: string) =>
+  Type.Union(
+    [Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' }), Type.Integer({ minimum: 0 })],
+    {
+      default: defaultValue,
+      description: `${description} A duration: "250ms", "30s", "5m", "2h", "3d", or milliseconds.`,
+    },
+  );
+
+const Size = (defaultValue: string, description: string) =>
+  Type.Union([Type.String({ pattern: '^\\d+\\s*(b|kb|mb)$' }), Type.Integer({ minimum: 1 })], {
+    default: defaultValue,
+    description: `${description} A size: bytes, or "512kb", "10mb".`,
+  });
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
+
+export const RelaySchema = Type.Object(
+  {
+    name: Type.String({
+      ...Name,
+      description: 'Unique name of the relay, used in pools, logs and metrics.',
+    }),
+    host: Type.String({ minLength: 1, description: 'Host name or IP address of the SMTP relay.' }),
+    port: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      default: 25,
+      description: 'TCP port of the relay.',
+    }),
+    weight: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 1,
+      description:
+        'Share of traffic under the `weighted` strategy, relative to the other relays of the pool.',
+    }),
+    maxConnections: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 10,
+      description: 'Most SMTP connections Sluice keeps open to this relay at once.',
+    }),
+    tls: Type.Object(
+      {
+        mode: Type.Union(
+          [Type.Literal('none'), Type.Literal('starttls'), Type.Literal('implicit')],
+          {
+            default: 'none',
+            description:
+              '`none`: plain SMTP; `starttls`: upgrade with STARTTLS and refuse to send if the relay does not offer it; `implicit`: TLS from the first byte (port 465).',
+          },
+        ),
+        rejectUnauthorized: Type.Boolean({
+          default: true,
+          description:
+            'Refuse relays whose certificate does not verify. Turn off only for a relay with a self-signed certificate on a trusted network.',
+        }),
+        servername: Type.Optional(
+          Type.String({
+            description: 'Name to verify the certificate against, when it differs from `host`.',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Transport security towards the relay.',
+      },
+    ),
+    auth: Type.Optional(
+      Type.Object(
+        {
+          user: Type.String({
+            minLength: 1,
+            description: 'User name for SMTP AUTH (PLAIN or LOGIN, as the relay offers).',
+          }),
+          pass: Type.String({ minLength: 1, description: 'Password for SMTP AUTH. Never logged.' }),
+        },
+        { additionalProperties: false, description: 'Credentials, when the relay requires AUTH.' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const STRATEGIES = ['round-robin', 'least-connections', 'weighted', 'hash'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const PoolSchema = Type.Object(
+  {
+    name: Type.String({ ...Name, description: 'Unique name of the pool.' }),
+    relays: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Names of the relays (from `relays[]`) that make up this pool.',
+    }),
+    strategy: Type.Union(
+      STRATEGIES.map((s) => Type.Literal(s)),
+      {
+        default: 'round-robin',
+        description:
+          'How the pool picks a relay for a message: `round-robin`; `least-connections` (fewest messages in flight); `weighted` (smooth weighted round-robin by `weight`); `hash` (consistent hashing of the recipient domain, so a domain sticks to one relay).',
+      },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    http: Type.Object(
+      {
+        host: Type.String({
+          default: '127.0.0.1',
+          description: 'Address the HTTP API listens on. Use 0.0.0.0 to listen on every interface.',
+        }),
+        port: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 8025,
+          description: 'Port of the HTTP API, the API docs and /metrics. 0 picks a free port.',
+        }),
+        bodyLimit: Size('1mb', 'Largest request body accepted; a larger one gets 413.'),
+        publicUrl: Type.Optional(
+          Type.String({
+            format: 'uri',
+            description:
+              'The URL at which users reach Sluice, when it is behind a proxy; printed at start.',
+          }),
+        ),
+      },
+      { additionalProperties: false, default: {}, description: 'The HTTP API.' },
+    ),
+    database: Type.Object(
+      {
+        url: Type.String({
+          pattern: '^(sqlite:.+|postgres(ql)?://.+)$',
+          default: 'sqlite:./sluice-data/sluice.db',
+          description:
+            '`sqlite:<path>` for the embedded database (a file, created with its folder), or `postgres://user:pass@host:port/db` for PostgreSQL. The password is never logged.',
+        }),
+        poolSize: Type.Integer({
+          minimum: 1,
+          maximum: 200,
+          default: 10,
+          description: 'PostgreSQL only: most connections per process.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'Where Sluice keeps its state.' },
+    ),
+    dataDir: Type.String({
+      default: './sluice-data',
+      description:
+        'Folder for files Sluice writes besides the database: the first admin API key (`admin-api-key`, mode 0600).',
+    }),
+    auth: Type.Object(
+      {
+        adminApiKey: Type.Optional(
+          Type.String({
+            minLength: 24,
+            description:
+              'Seeds this admin API key at start (stored hashed) instead of generating one; for scripts and tests. Also `SLUICE_ADMIN_API_KEY`. At least 24 characters.',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'API keys. Every /v1 request needs `Authorization: Bearer <key>`.',
+      },
+    ),
+    relays: Type.Array(RelaySchema, {
+      default: [],
+      description:
+        'The SMTP relays Sluice delivers through. When empty, Sluice delivers to its built-in capture relay (`sink`).',
+    }),
+    pools: Type.Array(PoolSchema, {
+      default: [],
+      description:
+        'Groups of relays with a balancing strategy. When empty, all relays form one pool named `default`.',
+    }),
+    routing: Type.Object(
+      {
+        transactional: Type.Optional(
+          Type.String({
+            description: 'Pool for the `transactional` stream; default: the first pool.',
+          }),
+        ),
+        bulk: Type.Optional(
+          Type.String({ description: 'Pool for the `bulk` stream; default: the first pool.' }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Which pool each stream of mail goes through.',
+      },
+    ),
+    sink: Type.Object(
+      {
+        enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], {
+          default: 'auto',
+          description:
+            'Run the built-in capture relay in process. `auto`: only when no relay is configured, and then Sluice delivers to it.',
+        }),
+        host: Type.String({
+          default: '127.0.0.1',
+          description: 'Address the capture relay listens on.',
+        }),
+        port: Type.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 2525,
+          description: 'SMTP port of the capture relay. 0 picks a free port.',
+        }),
+        keep: Type.Integer({
+          minimum: 1,
+          maximum: 100000,
+          default: 1000,
+          description: 'How many of the latest captured messages it keeps in memory.',
+        }),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'The built-in capture relay: accepts every message and shows it at `GET /v1/sink/messages`.',
+      },
+    ),
+    delivery: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: 'Run the delivery worker in this process.',
+        }),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 100000,
+          default: 200,
+          description: 'Most messages in flight (claimed and not yet settled) in this process.',
+        }),
+        claimBatch: Type.Integer({
+          minimum: 1,
+          maximum: 5000,
+          default: 200,
+          description: 'Most messages claimed from the outbox in one query.',
+        }),
+        lease: Duration(
+          '5m',
+          'How long a claim is held; a node that dies holds its messages this long before another takes them.',
+        ),
+        pollInterval: Duration(
+          '1s',
+          'Backstop poll of the outbox when nothing wakes the worker (new messages wake it at once).',
+        ),
+        heloName: Type.Optional(
+          Type.String({ description: 'Name sent in EHLO/HELO; default: the machine host name.' }),
+        ),
+        messageIdDomain: Type.Optional(
+          Type.String({
+            description:
+              'Domain of the Message-IDs Sluice makes; default: the domain of each message sender.',
+          }),
+        ),
+        connectionTimeout: Duration('10s', 'Time to open a TCP connection to a relay.'),
+        greetingTimeout: Duration('30s', 'Time for the relay greeting after connecting.'),
+        socketTimeout: Duration('60s', 'Longest silence from a relay during a transaction.'),
+        idleTimeout: Duration('30s', 'An idle pooled connection is closed (with QUIT) after this.'),
+        retry: Type.Object(
+          {
+            initialDelay: Duration(
+              '1m',
+              'Wait before the second attempt after a temporary failure.',
+            ),
+            multiplier: Type.Number({
+              minimum: 1,
+              maximum: 10,
+              default: 2,
+              description: 'Each further wait is the previous one times this.',
+            }),
+            maxDelay: Duration('1h', 'Longest wait between attempts.'),
+            jitter: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.2,
+              description: 'Random spread of each wait, as a fraction (0.2 = ±20 %).',
+            }),
+            maxAge: Duration(
+              '3d',
+              'A message not delivered this long after it was accepted ends as `expired`.',
+            ),
+          },
+          {
+            additionalProperties: false,
+            default: {},
+            description: 'Retries after temporary failures (4xx replies, connection failures).',
+          },
+        ),
+      },
+      { additionalProperties: false, default: {}, description: 'The delivery worker.' },
+    ),
+    templates: Type.Object(
+      {
+        strict: Type.Boolean({
+          default: true,
+          description:
+            'Reject a message (422) whose template uses a variable that neither the message variables nor the contact provide.',
+        }),
+        renderTimeout: Duration('100ms', 'Longest time one template may take to render.'),
+      },
+      { additionalProperties: false, default: {}, description: 'Liquid templates.' },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) =>
+            Type.Literal(l),
+          ),
+          {
+            default: 'info',
+            description: 'Least severe level written to the log (JSON lines on stdout).',
+          },
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Logging. Secrets (API keys, passwords, database passwords) are redacted.',
+      },
+    ),
+    shutdownTimeout: Duration(
+      '30s',
+      'On SIGTERM/SIGINT, how long to let in-flight sends finish before handing the rest back.',
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The configuration as written (durations and sizes still as given). */
+export type ConfigInput = Static<typeof ConfigSchema>;
+export type RelayInput = Static<typeof RelaySchema>;
+export type PoolInput = Static<typeof PoolSchema>;

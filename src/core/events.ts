@@ -1,0 +1,38 @@
+/**
+ * The typed event map through which the core and delivery report what
+ * happens. Observability (metrics, logs) subscribes; nothing here knows about
+ * Prometheus.
+ */
+export interface SluiceEventMap {
+  'message:accepted': { id: string; stream: string };
+  'message:claimed': { count: number };
+  'send:delivered': { id: string; relay: string; latencyMs: number; sinceAcceptMs: number };
+  'send:deferred': { id: string; relay?: string; reason: string };
+  'send:bounced': { id: string; relay: string; code: number; reason: string };
+  'message:expired': { id: string };
+  'message:failed': { id: string; reason: string };
+  'relay:connection-error': { relay: string; error: string };
+  'worker:settle-batch': { size: number; durationMs: number };
+}
+
+type Listener<T> = (payload: T) => void;
+
+export class EventBus<M extends object = SluiceEventMap> {
+  private readonly listeners = new Map<keyof M, Set<Listener<never>>>();
+
+  on<K extends keyof M>(event: K, listener: Listener<M[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  emit<K extends keyof M>(event: K, payload: M[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of set) (listener as Listener<M[K]>)(payload);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The Store port: everything Sluice needs from its database, as high-level
+ * operations. Implemented by src/store/sqlite and src/store/postgres and
+ * checked by one contract suite (src/store/contract/store-contract.ts) run
+ * against both.
+ *
+ * All timestamps are epoch milliseconds. All ids are strings made by the
+ * caller (see core/ids.ts), so both dialects store them the same way.
+ * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
+ */
+import type {
+  AttemptRecord,
+  ClaimedMessage,
+  MessageStatus,
+  NewMessage,
+  StoredMessage,
+} from '../message.js';
+import type { Settlement } from '../outcome.js';
+
+/**
+ * Dialect differences, declared once. Callers branch on these, never on the
+ * dialect's name.
+ */
+export interface StoreCapabilities {
+  /** Only one process may write (SQLite): no cluster duties, no leases across nodes. */
+  singleWriter: boolean;
+  /** Claims skip rows locked by other nodes (PostgreSQL FOR UPDATE SKIP LOCKED). */
+  skipLocked: boolean;
+  /** The store can wake idle workers of other processes (LISTEN/NOTIFY). */
+  listenNotify: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `after` to get the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface PageQuery {
+  limit: number;
+  /** An opaque cursor from a previous page. */
+  after?: string;
+}
+
+// ── API keys ────────────────────────────────────────────────────────────
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** SHA-256 of the key, hex. The key itself is never stored. */
+  hash: string;
+  /** The first characters of the key, to tell keys apart in listings. */
+  prefix: string;
+  createdAt: number;
+  revokedAt?: number;
+}
+
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  /** Keys that are not revoked. */
+  countActive(): Promise<number>;
+}
+
+// ── Contacts and lists ─────────────────────────────────────────────────
+
+export const CONTACT_STATUSES = ['active', 'unsubscribed', 'bounced', 'complained'] as const;
+export type ContactStatus = (typeof CONTACT_STATUSES)[number];
+
+export interface Contact {
+  id: string;
+  /** Lower-cased domain; unique. */
+  email: string;
+  attributes: Record<string, unknown>;
+  status: ContactStatus;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ContactUpsert {
+  /** Used only when the email is new. */
+  id: string;
+  email: string;
+  /** Merged key by key into the stored attributes; a `null` value removes the key. */
+  attributes?: Record<string, unknown>;
+  status?: ContactStatus;
+  at: number;
+}
+
+export interface ContactStore {
+  /** Insert, or merge into the contact with the same email. Returns the stored contact and whether it was new. */
+  upsert(input: ContactUpsert): Promise<{ contact: Contact; created: boolean }>;
+  get(id: string): Promise<Contact | undefined>;
+  getByEmail(email: string): Promise<Contact | undefined>;
+  /** Ordered by id. */
+  list(query: PageQuery): Promise<Page<Contact>>;
+  /** Also removes its list memberships. Returns false when there was none. */
+  delete(id: string): Promise<boolean>;
+}
+
+export interface MailingList {
+  id: string;
+  /** Unique. */
+  name: string;
+  description: string;
+  createdAt: number;
+  /** Number of members. */
+  memberCount: number;
+}
+
+export interface ListStore {
+  create(list: { id: string; name: string; description: string; at: number }): Promise<MailingList>;
+  get(id: string): Promise<MailingList | undefined>;
+  list(query: PageQuery): Promise<Page<MailingList>>;
+  update(
+    id: string,
+    patch: { name?: string; description?: string },
+  ): Promise<MailingList | undefined>;
+  /** Also removes its memberships (not the contacts). */
+  delete(id: string): Promise<boolean>;
+  /** Adds existing contacts; already-members are left alone. Returns how many were added. Unknown contact ids: ERR_NOT_FOUND, nothing added. */
+  addMembers(listId: string, contactIds: string[], at: number): Promise<number>;
+  removeMember(listId: string, contactId: string): Promise<boolean>;
+  /** Ordered by contact id. */
+  members(listId: string, query: PageQuery): Promise<Page<Contact>>;
+}
+
+// ── Templates ──────────────────────────────────────────────────────────
+
+export interface Template {
+  id: string;
+  /** Unique. */
+  name: string;
+  subject: string;
+  html?: string;
+  text?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TemplateStore {
+  create(template: Template): Promise<Template>;
+  get(id: string): Promise<Template | undefined>;
+  getMany(ids: string[]): Promise<Template[]>;
+  list(query: PageQuery): Promise<Page<Template>>;
+  update(
+    id: string,
+    patch: {
+      name?: string;
+      subject?: string;
+      html?: string | null;
+      text?: string | null;
+      at: number;
+    },
+  ): Promise<Template | undefined>;
+  delete(id: string): Promise<boolean>;
+}
+
+// ── Messages and the outbox ────────────────────────────────────────────
+
+export interface IdempotencyClaim {
+  /** The API key the request came with: keys are scoped per API key. */
+  scope: string;
+  key: string;
+  /** SHA-256 of the canonical request body. */
+  requestHash: string;
+}
+
+export type AcceptResult =
+  | { kind: 'created'; id: string }
+  /** Same key, same body: the message accepted the first time. */
+  | { kind: 'replayed'; id: string }
+  /** Same key, another body. Nothing stored. */
+  | { kind: 'conflict' };
+
+export interface ClaimRequest {
+  limit: number;
+  /** Lease length; a claimed row becomes claimable again after it. */
+  leaseMs: number;
+  owner: string;
+  now: number;
+}
+
+export type StatusCounts = Record<MessageStatus, number>;
+
+export interface MessageStore {
+  /**
+   * Stores one message durably (committed before the promise resolves),
+   * together with its idempotency key when given, in one transaction.
+   */
+  accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult>;
+  get(id: string): Promise<StoredMessage | undefined>;
+  /** Oldest first. */
+  attempts(id: string): Promise<AttemptRecord[]>;
+
+  /**
+   * Claims up to `limit` due messages (status queued/deferred with dueAt <= now,
+   * or sending with an expired lease), transactional stream first, then by dueAt.
+   * Claimed rows become `sending` with dueAt = now + leaseMs and the given owner.
+   */
+  claim(request: ClaimRequest): Promise<ClaimedMessage[]>;
+  /**
+   * Applies settlements in one transaction. A settlement whose row is no
+   * longer leased by its owner is skipped (and its attempt not recorded).
+   * Returns the ids applied.
+   */
+  settle(settlements: Settlement[]): Promise<string[]>;
+  /** Hands unsent claims back (status queued, due now) on graceful shutdown. */
+  release(ids: string[], owner: string, now: number): Promise<void>;
+  /** Per-status counts, for metrics and health. */
+  countByStatus(): Promise<StatusCounts>;
+  /** The earliest dueAt among claimable rows, to sleep until then. */
+  nextDueAt(): Promise<number | undefined>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly capabilities: StoreCapabilities;
+  /** Applies pending numbered migrations; returns the ones applied. */
+  migrate(): Promise<string[]>;
+  /** Throws when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  readonly apiKeys: ApiKeyStore;
+  readonly contacts: ContactStore;
+  readonly lists: ListStore;
+  readonly templates: TemplateStore;
+  readonly messages: MessageStore;
+}
