@@ -1,0 +1,303 @@
+/**
+ * Loads the configuration: the JSON file (when there is one), then SLUICE_*
+ * environment overrides, validated against the one schema, checked for
+ * cross-references, converted to internal units and frozen.
+ *
+ * This module is the only place that reads `process.env` (callers pass it in).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { PoolConfig, RelayConfig, SluiceConfig } from './config.js';
+import { ConfigSchema, type ConfigInput } from './schema.js';
+import { envVariables, parseEnvValue } from './env.js';
+import { parseDuration, parseSize } from './units.js';
+
+export const DEFAULT_CONFIG_FILE = 'sluice.config.json';
+
+/** A configuration that cannot be used; the message names the key and what was expected. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** An explicit `--config` path: it must exist. */
+  file?: string;
+  env: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export function loadConfig(options: LoadOptions): Readonly<SluiceConfig> {
+  const cwd = options.cwd ?? process.cwd();
+  const { raw, file } = readConfigFile(options.file, cwd);
+  const envUsed = applyEnv(raw, options.env);
+  const input = validate(raw, file);
+  return deepFreeze(resolveConfig(input, { ...(file ? { file } : {}), env: envUsed }));
+}
+
+function readConfigFile(
+  explicit: string | undefined,
+  cwd: string,
+): { raw: Record<string, unknown>; file?: string } {
+  const path = explicit ? resolve(cwd, explicit) : resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (explicit) throw new ConfigError(`config file ${path} does not exist`);
+    return { raw: {} };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return { raw: parsed as Record<string, unknown>, file: path };
+}
+
+/** Writes each SLUICE_* variable into `raw` at its key path; returns the names used. */
+function applyEnv(raw: Record<string, unknown>, env: Record<string, string | undefined>): string[] {
+  const known = envVariables();
+  const used: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SLUICE_') || value === undefined) continue;
+    // Test-suite settings share the prefix but are not configuration.
+    if (name.startsWith('SLUICE_TEST_')) continue;
+    const target = known.get(name);
+    if (!target) {
+      throw new ConfigError(
+        `environment variable ${name} is not a Sluice setting (see docs/configuration.md for the SLUICE_* names)`,
+      );
+    }
+    let node = raw;
+    for (const key of target.path.slice(0, -1)) {
+      const next = node[key];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[target.path.at(-1) as string] = parseEnvValue(
+      name,
+      value,
+      target.schema,
+      (m) => new ConfigError(m),
+    );
+    used.push(name);
+  }
+  return used.sort();
+}
+
+function validate(raw: Record<string, unknown>, file: string | undefined): ConfigInput {
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as unknown;
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const key = pathToKey(first.path);
+    const where = file ? ` (in ${file} or its SLUICE_* override)` : '';
+    if (first.message === 'Unexpected property') {
+      const parentSchema = schemaAt(ConfigSchema, first.path.split('/').slice(1, -1));
+      const allowed = parentSchema?.properties
+        ? Object.keys(parentSchema.properties as object).join(', ')
+        : '';
+      throw new ConfigError(`config key "${key}" is unknown${where}; expected one of: ${allowed}`);
+    }
+    const schema = first.schema as TSchema;
+    throw new ConfigError(
+      `config key "${key}"${where}: expected ${describeExpected(schema)}, got ${JSON.stringify(first.value)}`,
+    );
+  }
+  return withDefaults as ConfigInput;
+}
+
+function pathToKey(path: string): string {
+  return path
+    .split('/')
+    .slice(1)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}
+
+function schemaAt(schema: TSchema, parts: string[]): TSchema | undefined {
+  let node: TSchema | undefined = schema;
+  for (const part of parts) {
+    if (!node) return undefined;
+    if (node.type === 'array') node = node.items as TSchema;
+    else node = (node.properties as Record<string, TSchema> | undefined)?.[part];
+  }
+  return node;
+}
+
+/** Words for what a schema accepts, for error messages. */
+export function describeExpected(schema: TSchema): string {
+  if (Array.isArray(schema.anyOf)) {
+    const options = schema.anyOf as TSchema[];
+    if (options.every((o) => o.const !== undefined)) {
+      return 'one of ' + options.map((o) => JSON.stringify(o.const)).join(', ');
+    }
+    if (typeof schema.description === 'string' && /A (duration|size):/.test(schema.description)) {
+      return schema.description.slice(schema.description.search(/A (duration|size):/));
+    }
+    return options.map(describeExpected).join(' or ');
+  }
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  const bounds: string[] = [];
+  if (typeof schema.minimum === 'number') bounds.push(`at least ${schema.minimum}`);
+  if (typeof schema.maximum === 'number') bounds.push(`at most ${schema.maximum}`);
+  if (typeof schema.minLength === 'number' && schema.minLength > 1)
+    bounds.push(`at least ${schema.minLength} characters`);
+  if (typeof schema.minItems === 'number') bounds.push(`at least ${schema.minItems} item(s)`);
+  if (typeof schema.pattern === 'string') bounds.push(`matching ${schema.pattern}`);
+  if (schema.format === 'uri') bounds.push('a URL');
+  const type =
+    schema.type === 'integer'
+      ? 'an integer'
+      : `a${/^[aeiou]/.test(String(schema.type)) ? 'n' : ''} ${String(schema.type)}`;
+  return bounds.length ? `${type} (${bounds.join(', ')})` : type;
+}
+
+function resolveConfig(input: ConfigInput, source: SluiceConfig['source']): SluiceConfig {
+  const sinkEnabled =
+    input.sink.enabled === 'auto' ? input.relays.length === 0 : input.sink.enabled;
+  const relays: RelayConfig[] = input.relays.map((r) => ({
+    name: r.name,
+    host: r.host,
+    port: r.port,
+    weight: r.weight,
+    maxConnections: r.maxConnections,
+    tls: {
+      mode: r.tls.mode,
+      rejectUnauthorized: r.tls.rejectUnauthorized,
+      ...(r.tls.servername ? { servername: r.tls.servername } : {}),
+    },
+    ...(r.auth ? { auth: { user: r.auth.user, pass: r.auth.pass } } : {}),
+  }));
+  if (relays.length === 0) {
+    if (!sinkEnabled) {
+      throw new ConfigError(
+        'config key "relays": expected at least one relay when "sink.enabled" is false',
+      );
+    }
+    relays.push(sinkRelay(input.sink.host, input.sink.port));
+  }
+  checkUnique(
+    relays.map((r) => r.name),
+    'relays',
+  );
+  const relayNames = new Set(relays.map((r) => r.name));
+  const pools: PoolConfig[] = input.pools.length
+    ? input.pools.map((p) => ({ name: p.name, relays: [...p.relays], strategy: p.strategy }))
+    : [{ name: 'default', relays: relays.map((r) => r.name), strategy: 'round-robin' }];
+  checkUnique(
+    pools.map((p) => p.name),
+    'pools',
+  );
+  pools.forEach((pool, i) =>
+    pool.relays.forEach((name, j) => {
+      if (!relayNames.has(name)) {
+        throw new ConfigError(`config key "pools[${i}].relays[${j}]": no relay is named "${name}"`);
+      }
+    }),
+  );
+  const poolNames = new Set(pools.map((p) => p.name));
+  const firstPool = (pools[0] as PoolConfig).name;
+  const routing = {
+    transactional: input.routing.transactional ?? firstPool,
+    bulk: input.routing.bulk ?? firstPool,
+  };
+  for (const [stream, pool] of Object.entries(routing)) {
+    if (!poolNames.has(pool))
+      throw new ConfigError(`config key "routing.${stream}": no pool is named "${pool}"`);
+  }
+  const d = input.delivery;
+  return {
+    http: {
+      host: input.http.host,
+      port: input.http.port,
+      bodyLimit: parseSize(input.http.bodyLimit),
+      ...(input.http.publicUrl ? { publicUrl: input.http.publicUrl } : {}),
+    },
+    database: { url: input.database.url, poolSize: input.database.poolSize },
+    dataDir: input.dataDir,
+    auth: input.auth.adminApiKey ? { adminApiKey: input.auth.adminApiKey } : {},
+    relays,
+    pools,
+    routing,
+    sink: {
+      enabled: sinkEnabled,
+      host: input.sink.host,
+      port: input.sink.port,
+      keep: input.sink.keep,
+    },
+    delivery: {
+      enabled: d.enabled,
+      concurrency: d.concurrency,
+      claimBatch: d.claimBatch,
+      leaseMs: parseDuration(d.lease),
+      pollIntervalMs: parseDuration(d.pollInterval),
+      ...(d.heloName ? { heloName: d.heloName } : {}),
+      ...(d.messageIdDomain ? { messageIdDomain: d.messageIdDomain } : {}),
+      connectionTimeoutMs: parseDuration(d.connectionTimeout),
+      greetingTimeoutMs: parseDuration(d.greetingTimeout),
+      socketTimeoutMs: parseDuration(d.socketTimeout),
+      idleTimeoutMs: parseDuration(d.idleTimeout),
+      retry: {
+        initialDelayMs: parseDuration(d.retry.initialDelay),
+        multiplier: d.retry.multiplier,
+        maxDelayMs: parseDuration(d.retry.maxDelay),
+        jitter: d.retry.jitter,
+        maxAgeMs: parseDuration(d.retry.maxAge),
+      },
+    },
+    templates: {
+      strict: input.templates.strict,
+      renderTimeoutMs: parseDuration(input.templates.renderTimeout),
+    },
+    log: { level: input.log.level as SluiceConfig['log']['level'] },
+    shutdownTimeoutMs: parseDuration(input.shutdownTimeout),
+    source,
+  };
+}
+
+/** The relay that points at the built-in capture relay. */
+export function sinkRelay(host: string, port: number): RelayConfig {
+  return {
+    name: 'sink',
+    host,
+    port,
+    weight: 1,
+    maxConnections: 10,
+    tls: { mode: 'none', rejectUnauthorized: true },
+  };
+}
+
+/**
+ * The configuration once the capture relay listens: when it was asked for
+ * port 0, the `sink` relay learns the real port.
+ */
+export function withSinkPort(config: Readonly<SluiceConfig>, port: number): Readonly<SluiceConfig> {
+  if (config.sink.port === port) return config;
+  const relays = config.relays.map((r) =>
+    r.name === 'sink' && r.port === config.sink.port ? { ...r, port } : r,
+  );
+  return deepFreeze({ ...config, sink: { ...config.sink, port }, relays });
+}
+
+function checkUnique(names: string[], key: string): void {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    if (seen.has(name))
+      throw new ConfigError(`config key "${key}[${i}].name": "${name}" is used twice`);
+    seen.add(name);
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
