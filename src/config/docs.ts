@@ -32,7 +32,7 @@ function expectedWords(schema: TSchema, inArray: boolean): string {
 export function configReference(): string {
   const rows: Row[] = [];
   const walk = (schema: TSchema, path: string[], key: string, inArray: boolean): void => {
-    const isObject = schema.type === 'object' && schema.properties;
+    const isObject = schema.type === 'object' && schema.properties !== undefined;
     if (path.length > 0) {
       rows.push({
         key,

@@ -92,7 +92,7 @@ function applyEnv(raw: Record<string, unknown>, env: Record<string, string | und
 }
 
 function validate(raw: Record<string, unknown>, file: string | undefined): ConfigInput {
-  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as unknown;
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw));
   const first = Value.Errors(ConfigSchema, withDefaults).First();
   if (first) {
     const key = pathToKey(first.path);
@@ -104,7 +104,7 @@ function validate(raw: Record<string, unknown>, file: string | undefined): Confi
         : '';
       throw new ConfigError(`config key "${key}" is unknown${where}; expected one of: ${allowed}`);
     }
-    const schema = first.schema as TSchema;
+    const schema = first.schema;
     throw new ConfigError(
       `config key "${key}"${where}: expected ${describeExpected(schema)}, got ${JSON.stringify(first.value)}`,
     );
