@@ -34,14 +34,19 @@ export class TemplateEngine {
     const common = {
       strictFilters: true,
       ownPropertyOnly: true,
-      // No partials or layouts: a template cannot read files.
-      fs: undefined,
+      // No partials or layouts: include/render/layout look only in this empty
+      // in-memory map, so a template cannot read files. (Passing `fs: undefined`
+      // would override liquidjs' default and crash its constructor.)
+      templates: {},
+      relativeReference: false,
       dynamicPartials: false,
       renderLimit: options.renderTimeoutMs,
       parseLimit: 1_000_000,
       memoryLimit: 64 * 1024 * 1024,
     };
-    this.strictEngine = new Liquid({ ...common, strictVariables: true });
+    // lenientIf: strict mode still allows the documented fallbacks
+    // `{{ x | default: "…" }}` and `{% if x %}` for a variable that is absent.
+    this.strictEngine = new Liquid({ ...common, strictVariables: true, lenientIf: true });
     this.lenientEngine = new Liquid({ ...common, strictVariables: false });
     this.maxOutput = options.maxOutputChars ?? DEFAULT_MAX_OUTPUT;
     this.cacheSize = options.cacheSize ?? DEFAULT_CACHE_SIZE;

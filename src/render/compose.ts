@@ -1,0 +1,116 @@
+/**
+ * From a claimed message to the bytes sent after DATA: render its Liquid
+ * sources (the message's own, or its template's) with the recipient's data,
+ * then build the MIME message with nodemailer's MailComposer.
+ *
+ * Header injection: every header value that rendering can influence is a
+ * single line by construction. The rendered subject has its line breaks
+ * folded to spaces here; names, Reply-To and custom headers were checked for
+ * CR/LF when the message was accepted and are folded again here, because a
+ * message row is data and this is where it becomes protocol. MailComposer
+ * then encodes non-ASCII values (RFC 2047) and folds long lines itself.
+ */
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { SluiceError } from '../core/errors.js';
+import type { ClaimedMessage } from '../core/message.js';
+import type { Template } from '../core/ports/store.js';
+import { templateData } from './data.js';
+import type { TemplateEngine } from './liquid.js';
+
+export interface RenderedContent {
+  subject: string;
+  html?: string;
+  text?: string;
+}
+
+/**
+ * Renders a message's subject, HTML and text. `template` is the message's
+ * template when it has a `templateId`. Lenient or strict as the engine is
+ * configured. Throws SluiceError (ERR_TEMPLATE_NOT_FOUND, ERR_TEMPLATE_SYNTAX,
+ * ERR_TEMPLATE_RENDER); the caller turns that into a `failed` outcome.
+ */
+export function renderContent(
+  engine: TemplateEngine,
+  message: ClaimedMessage,
+  template?: Template,
+): RenderedContent {
+  const source = message.templateId ? template : message;
+  if (!source) {
+    throw new SluiceError(
+      'ERR_TEMPLATE_NOT_FOUND',
+      `templateId: no template "${message.templateId ?? ''}"`,
+      { field: 'templateId' },
+    );
+  }
+  const data = templateData(message.to.email, message.variables, message.contact);
+  const content: RenderedContent = {
+    subject: singleLine(engine.render(source.subject ?? '', data, 'subject')),
+  };
+  if (source.html !== undefined) content.html = engine.render(source.html, data, 'html');
+  if (source.text !== undefined) content.text = engine.render(source.text, data, 'text');
+  return content;
+}
+
+/**
+ * Headers that Sluice writes itself: a custom header of the same name is
+ * dropped so that a message cannot forge its own Message-ID, recipients or
+ * MIME structure. (The HTTP layer should reject them up front; this is the
+ * last line.)
+ */
+const RESERVED_HEADERS = new Set([
+  'from',
+  'sender',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'return-path',
+  'dkim-signature',
+]);
+
+/** RFC 5322 field name: printable ASCII except colon. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+
+/** Builds the RFC 5322 message; multipart/alternative when it has both HTML and text. */
+export async function buildMime(
+  message: ClaimedMessage,
+  content: RenderedContent,
+  date: Date,
+): Promise<Buffer> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (!FIELD_NAME.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) continue;
+    headers[name] = singleLine(value);
+  }
+  const composer = new MailComposer({
+    from: mailbox(message.from),
+    to: mailbox(message.to),
+    ...(message.replyTo ? { replyTo: mailbox(message.replyTo) } : {}),
+    subject: singleLine(content.subject),
+    messageId: `<${message.messageId}>`,
+    date,
+    headers,
+    ...(content.text !== undefined ? { text: content.text } : {}),
+    ...(content.html !== undefined ? { html: content.html } : {}),
+    // Content is always given inline; never let a string be read as a path or URL.
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    newline: 'win',
+  });
+  return composer.compile().build();
+}
+
+function mailbox(address: { email: string; name?: string }): { address: string; name: string } {
+  return { address: address.email, name: address.name ? singleLine(address.name) : '' };
+}
+
+/** Folds CR/LF runs (and the whitespace around them) into one space. */
+export function singleLine(value: string): string {
+  return value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
