@@ -1,0 +1,268 @@
+/**
+ * Rows as both dialects return them (snake_case columns, epoch-ms numbers)
+ * and their mapping to the domain types. JSON columns arrive as text from
+ * SQLite and parsed from PostgreSQL (JSONB), so the caller passes a decoder.
+ *
+ * Optional domain fields are left out (not set to undefined) when the column
+ * is NULL, so that stored objects compare equal to what was written.
+ */
+import type {
+  AttemptOutcome,
+  AttemptRecord,
+  ClaimedMessage,
+  MessageStatus,
+  NewMessage,
+  StoredMessage,
+  Stream,
+} from '../core/message.js';
+import type {
+  ApiKeyRecord,
+  Contact,
+  ContactStatus,
+  MailingList,
+  Template,
+} from '../core/ports/store.js';
+
+export type JsonDecoder = (value: unknown) => unknown;
+
+export const decodeJsonText: JsonDecoder = (value) => JSON.parse(String(value)) as unknown;
+export const decodeJsonb: JsonDecoder = (value) => value;
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+export interface MessageRow {
+  id: string;
+  stream: string;
+  from_email: string;
+  from_name: string | null;
+  to_email: string;
+  to_name: string | null;
+  reply_to_email: string | null;
+  reply_to_name: string | null;
+  template_id: string | null;
+  subject: string | null;
+  html: string | null;
+  text: string | null;
+  variables: unknown;
+  headers: unknown;
+  message_id: string;
+  status: string;
+  attempts: number;
+  due_at: number;
+  lease_owner: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
+export interface ClaimedMessageRow extends MessageRow {
+  contact_id: string | null;
+  contact_attributes: unknown;
+}
+
+/** The message columns in insert order, shared by both dialects' INSERT statements. */
+export const MESSAGE_INSERT_COLUMNS = [
+  'id',
+  'stream',
+  'from_email',
+  'from_name',
+  'to_email',
+  'to_name',
+  'reply_to_email',
+  'reply_to_name',
+  'template_id',
+  'subject',
+  'html',
+  'text',
+  'variables',
+  'headers',
+  'message_id',
+  'status',
+  'attempts',
+  'due_at',
+  'created_at',
+  'updated_at',
+  'expires_at',
+] as const;
+
+/** The values for MESSAGE_INSERT_COLUMNS; a new message is queued and due at once. */
+export function messageInsertValues(
+  message: NewMessage,
+  encodeJson: (value: unknown) => unknown,
+): unknown[] {
+  return [
+    message.id,
+    message.stream,
+    message.from.email,
+    message.from.name ?? null,
+    message.to.email,
+    message.to.name ?? null,
+    message.replyTo?.email ?? null,
+    message.replyTo?.name ?? null,
+    message.templateId ?? null,
+    message.subject ?? null,
+    message.html ?? null,
+    message.text ?? null,
+    encodeJson(message.variables),
+    encodeJson(message.headers),
+    message.messageId,
+    'queued',
+    0,
+    message.createdAt,
+    message.createdAt,
+    message.createdAt,
+    message.expiresAt,
+  ];
+}
+
+function address(email: string, name: string | null): { email: string; name?: string } {
+  return name === null ? { email } : { email, name };
+}
+
+export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMessage {
+  const message: StoredMessage = {
+    id: row.id,
+    stream: row.stream as Stream,
+    from: address(row.from_email, row.from_name),
+    to: address(row.to_email, row.to_name),
+    variables: asRecord(decode(row.variables)),
+    headers: asRecord(decode(row.headers)) as Record<string, string>,
+    messageId: row.message_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    status: row.status as MessageStatus,
+    attempts: Number(row.attempts),
+    dueAt: Number(row.due_at),
+    updatedAt: Number(row.updated_at),
+  };
+  if (row.reply_to_email !== null) {
+    message.replyTo = address(row.reply_to_email, row.reply_to_name);
+  }
+  if (row.template_id !== null) message.templateId = row.template_id;
+  if (row.subject !== null) message.subject = row.subject;
+  if (row.html !== null) message.html = row.html;
+  if (row.text !== null) message.text = row.text;
+  if (row.lease_owner !== null) message.leaseOwner = row.lease_owner;
+  if (row.last_error !== null) message.lastError = row.last_error;
+  return message;
+}
+
+export function claimedFromRow(row: ClaimedMessageRow, decode: JsonDecoder): ClaimedMessage {
+  const message: ClaimedMessage = messageFromRow(row, decode);
+  if (row.contact_id !== null) {
+    message.contact = { id: row.contact_id, attributes: asRecord(decode(row.contact_attributes)) };
+  }
+  return message;
+}
+
+export interface AttemptRow {
+  message_id: string;
+  attempt: number;
+  relay: string | null;
+  started_at: number;
+  finished_at: number;
+  outcome: string;
+  code: number | null;
+  enhanced_code: string | null;
+  response: string;
+}
+
+export function attemptFromRow(row: AttemptRow): AttemptRecord {
+  const attempt: AttemptRecord = {
+    messageId: row.message_id,
+    attempt: Number(row.attempt),
+    startedAt: Number(row.started_at),
+    finishedAt: Number(row.finished_at),
+    outcome: row.outcome as AttemptOutcome,
+    response: row.response,
+  };
+  if (row.relay !== null) attempt.relay = row.relay;
+  if (row.code !== null) attempt.code = Number(row.code);
+  if (row.enhanced_code !== null) attempt.enhancedCode = row.enhanced_code;
+  return attempt;
+}
+
+export interface ContactRow {
+  id: string;
+  email: string;
+  attributes: unknown;
+  status: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export function contactFromRow(row: ContactRow, decode: JsonDecoder): Contact {
+  return {
+    id: row.id,
+    email: row.email,
+    attributes: asRecord(decode(row.attributes)),
+    status: row.status as ContactStatus,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export interface ListRow {
+  id: string;
+  name: string;
+  description: string;
+  created_at: number;
+  member_count: number;
+}
+
+export function listFromRow(row: ListRow): MailingList {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: Number(row.created_at),
+    memberCount: Number(row.member_count),
+  };
+}
+
+export interface TemplateRow {
+  id: string;
+  name: string;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function templateFromRow(row: TemplateRow): Template {
+  const template: Template = {
+    id: row.id,
+    name: row.name,
+    subject: row.subject,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+  if (row.html !== null) template.html = row.html;
+  if (row.text !== null) template.text = row.text;
+  return template;
+}
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  hash: string;
+  prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export function apiKeyFromRow(row: ApiKeyRow): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    prefix: row.prefix,
+    createdAt: Number(row.created_at),
+  };
+  if (row.revoked_at !== null) key.revokedAt = Number(row.revoked_at);
+  return key;
+}

@@ -1,0 +1,251 @@
+/**
+ * The outbox on SQLite: accept (group-committed), claim, settle, release.
+ *
+ * better-sqlite3 is synchronous: every method runs its transaction to the
+ * end before returning, so a claim or settle never interleaves with another
+ * write of this process. BEGIN IMMEDIATE takes the write lock up front, so
+ * a second process (the CLI, say) waits on busy_timeout instead of failing
+ * halfway through a transaction on a lock upgrade.
+ */
+import type {
+  AttemptRecord,
+  ClaimedMessage,
+  NewMessage,
+  StoredMessage,
+} from '../../core/message.js';
+import { MESSAGE_STATUSES, STREAMS } from '../../core/message.js';
+import type { Settlement } from '../../core/outcome.js';
+import type {
+  AcceptResult,
+  ClaimRequest,
+  IdempotencyClaim,
+  MessageStore,
+  StatusCounts,
+} from '../../core/ports/store.js';
+import { GroupCommit, type ItemOutcome } from '../group-commit.js';
+import {
+  attemptFromRow,
+  claimedFromRow,
+  decodeJsonText,
+  MESSAGE_INSERT_COLUMNS,
+  messageFromRow,
+  messageInsertValues,
+  type AttemptRow,
+  type ClaimedMessageRow,
+  type MessageRow,
+} from '../rows.js';
+import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-errors.js';
+import type { StatementCache } from './statement-cache.js';
+
+interface AcceptItem {
+  message: NewMessage;
+  idempotency: IdempotencyClaim | undefined;
+}
+
+/** Must read exactly as in the partial index `messages_claim`, or SQLite will not use it. */
+const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
+
+const SQL = {
+  insertMessage: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
+    VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')})`,
+  findIdempotency: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = ? AND key = ?`,
+  insertIdempotency: `INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
+    VALUES (?, ?, ?, ?, ?)`,
+  get: `SELECT * FROM messages WHERE id = ?`,
+  attempts: `SELECT * FROM message_attempts WHERE message_id = ? ORDER BY attempt`,
+  pick: `SELECT m.*, c.id AS contact_id, c.attributes AS contact_attributes
+    FROM messages m LEFT JOIN contacts c ON c.email = m.to_email
+    WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ?
+    ORDER BY m.due_at LIMIT ?`,
+  lease: `UPDATE messages SET status = 'sending', due_at = ?, lease_owner = ?, updated_at = ?
+    WHERE id = ?`,
+  settle: `UPDATE messages
+    SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
+        updated_at = ?
+    WHERE id = ? AND lease_owner = ? AND status = 'sending'
+    RETURNING attempts`,
+  insertAttempt: `INSERT INTO message_attempts
+    (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  release: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
+    WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+  countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
+  nextDue: `SELECT due_at FROM messages WHERE stream = ? AND ${CLAIMABLE} ORDER BY due_at LIMIT 1`,
+} as const;
+
+export class SqliteMessageStore implements MessageStore {
+  private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
+
+  constructor(
+    private readonly cache: StatementCache,
+    maxBatch?: number,
+  ) {
+    const commit = (items: readonly AcceptItem[]): ItemOutcome<AcceptResult>[] =>
+      this.commitAccepts(items);
+    this.accepts = new GroupCommit({ commit, ...(maxBatch ? { maxBatch } : {}) });
+  }
+
+  accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
+    return this.accepts.submit({ message, idempotency });
+  }
+
+  /** Waits for accepts already submitted, then refuses new ones. */
+  close(): Promise<void> {
+    return this.accepts.close();
+  }
+
+  /**
+   * One transaction for the batch, one savepoint per item: a constraint
+   * violation (a duplicate id) rolls back that item only and becomes its
+   * outcome; any other error aborts the transaction and fails the batch.
+   */
+  private commitAccepts(items: readonly AcceptItem[]): ItemOutcome<AcceptResult>[] {
+    const db = this.cache.db;
+    const acceptOne = db.transaction((item: AcceptItem) => this.acceptOne(item));
+    const acceptAll = db.transaction(() =>
+      items.map((item): ItemOutcome<AcceptResult> => {
+        try {
+          return { ok: true, value: acceptOne(item) };
+        } catch (error) {
+          if (!isConstraintError(error)) throw error;
+          return { ok: false, error: mapSqliteError(error, { id: item.message.id }) };
+        }
+      }),
+    );
+    return mapped(() => acceptAll.immediate());
+  }
+
+  private acceptOne({ message, idempotency }: AcceptItem): AcceptResult {
+    if (idempotency) {
+      const previous = this.cache
+        .get<{ request_hash: string; message_id: string }>(SQL.findIdempotency)
+        .get(idempotency.scope, idempotency.key);
+      if (previous) {
+        return previous.request_hash === idempotency.requestHash
+          ? { kind: 'replayed', id: previous.message_id }
+          : { kind: 'conflict' };
+      }
+    }
+    this.cache.get(SQL.insertMessage).run(...messageInsertValues(message, JSON.stringify));
+    if (idempotency) {
+      this.cache
+        .get(SQL.insertIdempotency)
+        .run(
+          idempotency.scope,
+          idempotency.key,
+          idempotency.requestHash,
+          message.id,
+          message.createdAt,
+        );
+    }
+    return { kind: 'created', id: message.id };
+  }
+
+  get(id: string): Promise<StoredMessage | undefined> {
+    return promised(() => {
+      const row = this.cache.get<MessageRow>(SQL.get).get(id);
+      return row ? messageFromRow(row, decodeJsonText) : undefined;
+    });
+  }
+
+  attempts(id: string): Promise<AttemptRecord[]> {
+    return promised(() => this.cache.get<AttemptRow>(SQL.attempts).all(id).map(attemptFromRow));
+  }
+
+  /** Streams in priority order (transactional first); within one, the rows due first. */
+  claim({ limit, leaseMs, owner, now }: ClaimRequest): Promise<ClaimedMessage[]> {
+    const leaseUntil = now + leaseMs;
+    const run = this.cache.db.transaction(() => {
+      const claimed: ClaimedMessage[] = [];
+      for (const stream of STREAMS) {
+        const room = limit - claimed.length;
+        if (room <= 0) break;
+        const rows = this.cache.get<ClaimedMessageRow>(SQL.pick).all(stream, now, room);
+        const lease = this.cache.get(SQL.lease);
+        for (const row of rows) {
+          lease.run(leaseUntil, owner, now, row.id);
+          claimed.push({
+            ...claimedFromRow(row, decodeJsonText),
+            status: 'sending',
+            dueAt: leaseUntil,
+            leaseOwner: owner,
+            updatedAt: now,
+          });
+        }
+      }
+      return claimed;
+    });
+    return promised(() => run.immediate());
+  }
+
+  /**
+   * A settlement applies only while its row is still `sending` under its
+   * owner; otherwise the lease was taken over and the new owner's work wins.
+   * The attempt number is the row's counter after the increment, so a
+   * retried worker can never write a duplicate attempt.
+   */
+  settle(settlements: Settlement[]): Promise<string[]> {
+    const run = this.cache.db.transaction(() => {
+      const applied: string[] = [];
+      const update = this.cache.get<{ attempts: number }>(SQL.settle);
+      const insertAttempt = this.cache.get(SQL.insertAttempt);
+      for (const s of settlements) {
+        const dueAt = s.status === 'deferred' ? s.dueAt : s.at;
+        const row = update.get(
+          s.status,
+          dueAt,
+          s.lastError ?? null,
+          s.attempt ? 1 : 0,
+          s.at,
+          s.id,
+          s.leaseOwner,
+        );
+        if (!row) continue;
+        applied.push(s.id);
+        if (s.attempt) {
+          const a = s.attempt;
+          insertAttempt.run(
+            s.id,
+            row.attempts,
+            a.relay ?? null,
+            a.startedAt,
+            a.finishedAt,
+            a.outcome,
+            a.code ?? null,
+            a.enhancedCode ?? null,
+            a.response,
+          );
+        }
+      }
+      return applied;
+    });
+    return promised(() => run.immediate());
+  }
+
+  release(ids: string[], owner: string, now: number): Promise<void> {
+    const run = this.cache.db.transaction(() => {
+      const release = this.cache.get(SQL.release);
+      for (const id of ids) release.run(now, now, id, owner);
+    });
+    return promised(() => run.immediate());
+  }
+
+  countByStatus(): Promise<StatusCounts> {
+    return promised(() => {
+      const rows = this.cache.get<{ status: string; n: number }>(SQL.countByStatus).all();
+      const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
+      for (const row of rows) {
+        if (row.status in counts) counts[row.status as keyof StatusCounts] = row.n;
+      }
+      return counts;
+    });
+  }
+
+  nextDueAt(): Promise<number | undefined> {
+    return promised(() => {
+      const next = this.cache.get<{ due_at: number }>(SQL.nextDue);
+      const dues = STREAMS.flatMap((stream) => next.get(stream)?.due_at ?? []);
+      return dues.length > 0 ? Math.min(...dues) : undefined;
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import type { Migration } from '../migration.js';
+
+/**
+ * SQLite schema, forward-only. Timestamps are INTEGER epoch milliseconds,
+ * JSON is TEXT, ids are TEXT made by the application.
+ *
+ * The claim index is partial: only rows a claimer can still pick
+ * (queued, deferred, sending) are in it, so it stays as small as the live
+ * queue while the table grows with delivered history. It is keyed by
+ * (stream, due_at) because the claimer asks one stream at a time, in
+ * priority order, for the rows due first.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001_init',
+    sql: `
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+
+CREATE TABLE contacts (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  attributes TEXT NOT NULL DEFAULT '{}',
+  status TEXT NOT NULL DEFAULT 'active'
+    CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE lists (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE list_members (
+  list_id TEXT NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  added_at INTEGER NOT NULL,
+  PRIMARY KEY (list_id, contact_id)
+) WITHOUT ROWID;
+CREATE INDEX list_members_contact ON list_members (contact_id);
+
+CREATE TABLE templates (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  subject TEXT NOT NULL,
+  html TEXT,
+  text TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY,
+  stream TEXT NOT NULL CHECK (stream IN ('transactional', 'bulk')),
+  from_email TEXT NOT NULL,
+  from_name TEXT,
+  to_email TEXT NOT NULL,
+  to_name TEXT,
+  reply_to_email TEXT,
+  reply_to_name TEXT,
+  template_id TEXT,
+  subject TEXT,
+  html TEXT,
+  text TEXT,
+  variables TEXT NOT NULL,
+  headers TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN
+    ('queued', 'sending', 'deferred', 'delivered', 'bounced', 'expired', 'failed', 'suppressed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  due_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX messages_claim ON messages (stream, due_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+CREATE INDEX messages_status ON messages (status);
+
+CREATE TABLE message_attempts (
+  message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  attempt INTEGER NOT NULL,
+  relay TEXT,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  code INTEGER,
+  enhanced_code TEXT,
+  response TEXT NOT NULL,
+  PRIMARY KEY (message_id, attempt)
+) WITHOUT ROWID;
+
+CREATE TABLE idempotency_keys (
+  scope TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+`,
+  },
+];

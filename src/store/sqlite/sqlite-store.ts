@@ -1,0 +1,134 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3.
+ *
+ * Durability: a 202 from the API means the message's row survives a power
+ * cut. Hence WAL with `synchronous=FULL`: in WAL mode the default NORMAL
+ * only fsyncs at checkpoints, so the last commits before a power cut can
+ * vanish although the caller was told they were written; FULL fsyncs the
+ * WAL at every commit. That fsync is the price of an accept, which is why
+ * accepts are group-committed (see ../group-commit.ts): one fsync per batch.
+ *
+ * One connection, one writer: better-sqlite3 is synchronous, so each
+ * operation runs to its end on the event loop and transactions of this
+ * process never interleave. busy_timeout covers another process (the CLI)
+ * holding the write lock for a moment. The capabilities say so: a single
+ * writer, no SKIP LOCKED, no cross-process wake-ups.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store, StoreCapabilities } from '../../core/ports/store.js';
+import { SqliteApiKeyStore } from './api-keys.js';
+import { SqliteContactStore } from './contacts.js';
+import { SqliteListStore } from './lists.js';
+import { SqliteMessageStore } from './messages.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { mapSqliteError, promised } from './sqlite-errors.js';
+import { StatementCache } from './statement-cache.js';
+import { SqliteTemplateStore } from './templates.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * How long a write waits for another process's write lock before failing
+   * with ERR_STORE_UNAVAILABLE. Five seconds outlasts any checkpoint or CLI
+   * command yet answers an HTTP client before its own timeout.
+   */
+  busyTimeoutMs?: number;
+  /** Most accepts per group commit (see GroupCommit). */
+  acceptBatch?: number;
+}
+
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating it and its folder when missing) the database file at `path`, or `:memory:`. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma(`busy_timeout = ${Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)}`);
+    db.pragma('foreign_keys = ON');
+    return new SqliteStore(db, options);
+  } catch (error) {
+    throw mapSqliteError(error);
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly capabilities: StoreCapabilities = {
+    singleWriter: true,
+    skipLocked: false,
+    listenNotify: false,
+  };
+  readonly apiKeys: SqliteApiKeyStore;
+  readonly contacts: SqliteContactStore;
+  readonly lists: SqliteListStore;
+  readonly templates: SqliteTemplateStore;
+  readonly messages: SqliteMessageStore;
+  private readonly cache: StatementCache;
+
+  constructor(
+    private readonly db: Database.Database,
+    options: SqliteStoreOptions = {},
+  ) {
+    this.cache = new StatementCache(db);
+    this.apiKeys = new SqliteApiKeyStore(this.cache);
+    this.contacts = new SqliteContactStore(this.cache);
+    this.lists = new SqliteListStore(this.cache);
+    this.templates = new SqliteTemplateStore(this.cache);
+    this.messages = new SqliteMessageStore(this.cache, options.acceptBatch);
+  }
+
+  /**
+   * Each pending migration in its own IMMEDIATE transaction, re-checked
+   * inside it, so two processes starting on one file apply it once.
+   */
+  migrate(): Promise<string[]> {
+    return promised(() => {
+      this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        id TEXT PRIMARY KEY,
+        applied_at INTEGER NOT NULL
+      )`);
+      const isApplied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?');
+      const record = this.db.prepare(
+        'INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)',
+      );
+      const applied: string[] = [];
+      for (const migration of SQLITE_MIGRATIONS) {
+        const apply = this.db.transaction(() => {
+          if (isApplied.get(migration.id)) return;
+          this.db.exec(migration.sql);
+          record.run(migration.id, Date.now());
+          applied.push(migration.id);
+        });
+        apply.immediate();
+      }
+      return applied;
+    });
+  }
+
+  /** The durability settings in force, as SQLite reports them (for tests and `sluice doctor`). */
+  settings(): { journalMode: string; synchronous: string; foreignKeys: boolean } {
+    const synchronous = ['off', 'normal', 'full', 'extra'];
+    const level = Number(this.db.pragma('synchronous', { simple: true }));
+    return {
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: synchronous[level] ?? String(level),
+      foreignKeys: Number(this.db.pragma('foreign_keys', { simple: true })) === 1,
+    };
+  }
+
+  ping(): Promise<void> {
+    return promised(() => {
+      this.db.prepare('SELECT 1').get();
+    });
+  }
+
+  /** Lets accepts already submitted commit, then closes the file (checkpointing the WAL). */
+  async close(): Promise<void> {
+    await this.messages.close();
+    if (this.db.open) this.db.close();
+  }
+}
