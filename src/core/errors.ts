@@ -14,6 +14,7 @@ export const ERROR_KINDS = [
   'not-found', // 404
   'conflict', // 409
   'too-large', // 413
+  'unsupported-media-type', // the body is not in a format the endpoint reads: 415
   'unavailable', // the store cannot take writes now: 503
   'internal', // a bug: 500
 ] as const;
@@ -30,7 +31,7 @@ export const ERROR_CATALOG = {
   },
   ERR_MALFORMED_JSON: { kind: 'invalid', description: 'The body is not valid JSON.' },
   ERR_UNSUPPORTED_MEDIA_TYPE: {
-    kind: 'invalid',
+    kind: 'unsupported-media-type',
     description: 'The body is not `application/json`.',
   },
   ERR_BODY_TOO_LARGE: {

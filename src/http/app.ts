@@ -1,0 +1,200 @@
+/**
+ * The HTTP API as a Fastify instance. `buildApp` registers everything and
+ * returns the app without listening: the composition root listens, tests
+ * listen on port 0, and `openapiDocument` only asks it for its schema.
+ *
+ * Request validation is Fastify's ajv with two changes to its defaults:
+ * unknown body fields are rejected (`removeAdditional: false`, where the
+ * default silently drops them) and types are never coerced (a `"subject": 5`
+ * is an error, not "5"). Query strings are the exception: everything in a
+ * URL is text, so a preValidation hook converts `?limit=20` to a number, by
+ * the route's query schema, before ajv sees it.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import { pino, type Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import { EventBus } from '../core/events.js';
+import type { Store } from '../core/ports/store.js';
+import type { SluiceConfig } from '../config/config.js';
+import { TemplateEngine } from '../render/liquid.js';
+import { ApiKeyVerifier } from './auth.js';
+import { installErrorHandlers } from './errors.js';
+import { contactRoutes } from './routes/contacts.js';
+import { listRoutes } from './routes/lists.js';
+import { messageRoutes } from './routes/messages.js';
+import { sinkRoutes } from './routes/sink.js';
+import { systemRoutes } from './routes/system.js';
+import { templateRoutes } from './routes/templates.js';
+
+/**
+ * What the HTTP layer needs of a message held by the capture relay
+ * (src/sink/capture-relay.ts defines the real one); structural, so that the
+ * HTTP layer does not depend on the sink.
+ */
+export interface CapturedMessageLike {
+  id: string;
+  /** Epoch milliseconds, or a Date. */
+  receivedAt: number | Date;
+  envelope: { from: string | false; to: string[] };
+  size: number;
+  messageId?: string;
+  subject?: string;
+  from?: string;
+  to?: string | string[];
+  text?: string;
+  html?: string;
+  raw?: string | Buffer;
+}
+
+export interface AppDeps {
+  store: Store;
+  config: SluiceConfig;
+  clock: Clock;
+  events: EventBus;
+  logger: Logger;
+  templates: TemplateEngine;
+  /** Served at GET /metrics. */
+  metrics: { contentType: string; render(): Promise<string> };
+  /** The built-in capture relay, when it runs. */
+  sink?: {
+    messages(): CapturedMessageLike[];
+    get(id: string): CapturedMessageLike | undefined;
+    clear(): void;
+  };
+  /** GET /readyz. */
+  readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  /** Called after a message is durably accepted (wakes the delivery worker). */
+  onAccepted?: () => void;
+}
+
+export const API_TAGS = [
+  { name: 'messages', description: 'Send transactional mail and follow its delivery.' },
+  { name: 'contacts', description: 'Recipients, keyed by email, with attributes for templates.' },
+  { name: 'lists', description: 'Mailing lists and their members.' },
+  { name: 'templates', description: 'Stored Liquid templates.' },
+  { name: 'sink', description: 'The built-in capture relay (development and tests).' },
+  { name: 'system', description: 'Health, readiness, metrics and this document.' },
+];
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Typed as Fastify's logger interface so that the app is a plain FastifyInstance.
+  const logger: FastifyBaseLogger = deps.logger.child(
+    {},
+    { serializers: { req: requestSerializer } },
+  );
+  const app = fastify({
+    loggerInstance: logger,
+    bodyLimit: deps.config.http.bodyLimit,
+    genReqId: () => randomUUID(),
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true },
+    },
+  });
+
+  // Only JSON bodies: without this, text/plain would reach the handlers as
+  // a string and fail validation with a less helpful message than 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('apiKeyId', '');
+  installErrorHandlers(app, { bodyLimit: deps.config.http.bodyLimit });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('X-Request-Id', request.id);
+  });
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
+    if (schema && request.query && typeof request.query === 'object') {
+      request.query = Value.Convert(schema, request.query);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Sluice',
+        version: '1.0.0',
+        description:
+          'Self-hosted email delivery. Every /v1 endpoint needs `Authorization: Bearer <key>`. Errors: `{"error": {"code", "message", "field"?, "line"?, "column"?, "requestId"}}`; the codes are listed in docs/api.md.',
+      },
+      ...(deps.config.http.publicUrl ? { servers: [{ url: deps.config.http.publicUrl }] } : {}),
+      tags: API_TAGS,
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (sk_…).' },
+        },
+      },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  systemRoutes(app, deps);
+  const verifier = new ApiKeyVerifier(deps.store, deps.clock);
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', verifier.hook());
+      messageRoutes(v1, deps);
+      contactRoutes(v1, deps);
+      listRoutes(v1, deps);
+      templateRoutes(v1, deps);
+      sinkRoutes(v1, deps);
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}
+
+/**
+ * The OpenAPI document, without a database or a listening socket (for
+ * `sluice openapi`). The dependencies are stand-ins, never called while
+ * only the schema is asked for.
+ */
+export async function openapiDocument(config: SluiceConfig): Promise<Record<string, unknown>> {
+  const app = await buildApp({
+    config,
+    store: offlineStore(),
+    clock: systemClock,
+    events: new EventBus(),
+    logger: pino({ level: 'silent' }),
+    templates: new TemplateEngine({
+      strict: config.templates.strict,
+      renderTimeoutMs: config.templates.renderTimeoutMs,
+    }),
+    metrics: { contentType: 'text/plain', render: () => Promise.resolve('') },
+    readiness: () => Promise.resolve({ ready: false, checks: {} }),
+  });
+  try {
+    await app.ready();
+    return app.swagger() as unknown as Record<string, unknown>;
+  } finally {
+    await app.close();
+  }
+}
+
+/** A Store whose every use throws: the OpenAPI document needs none. */
+function offlineStore(): Store {
+  return new Proxy({} as Store, {
+    get(_target, property) {
+      throw new Error(`openapiDocument: no store (store.${String(property)} was used)`);
+    },
+  });
+}
+
+/** What a request log line says about the request: never its headers (Authorization). */
+function requestSerializer(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url,
+    host: request.host,
+    remoteAddress: request.ip,
+  };
+}
