@@ -13,6 +13,8 @@ export interface SluiceEventMap {
   'message:failed': { id: string; reason: string };
   'relay:connection-error': { relay: string; error: string };
   'worker:settle-batch': { size: number; durationMs: number };
+  /** Claimed messages handed back unsent (graceful shutdown). */
+  'message:released': { count: number };
 }
 
 type Listener<T> = (payload: T) => void;

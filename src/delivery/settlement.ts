@@ -1,0 +1,119 @@
+/**
+ * From what an attempt came to, to the row change that records it. Pure.
+ *
+ *   SendResult / local outcome        → status     attempt outcome
+ *   delivered (2xx after DATA)        → delivered  delivered
+ *   bounced (5xx but 503)             → bounced    bounced
+ *   deferred (4xx, 503, no connection,
+ *     timeout, drop), retry scheduled → deferred   deferred   dueAt = nextAttemptAt(…)
+ *   deferred, no retry left (maxAge)  → expired    deferred
+ *   render / MIME error (no SMTP)     → failed     failed
+ */
+import type { AttemptRecord, ClaimedMessage } from '../core/message.js';
+import type { SendResult, Settlement } from '../core/outcome.js';
+import { nextAttemptAt, type RetryPolicy } from '../core/retry.js';
+
+export interface AttemptTiming {
+  /** When the SMTP transaction started (or preparation, for a local failure). */
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface SettlementContext {
+  owner: string;
+  policy: RetryPolicy;
+  random?: () => number;
+}
+
+export function settlementForSend(
+  message: ClaimedMessage,
+  result: SendResult,
+  timing: AttemptTiming,
+  context: SettlementContext,
+): Settlement {
+  const attemptNo = message.attempts + 1;
+  const base = { id: message.id, leaseOwner: context.owner, at: timing.finishedAt };
+  const attempt: AttemptRecord = {
+    messageId: message.id,
+    attempt: attemptNo,
+    ...(result.relay !== undefined ? { relay: result.relay } : {}),
+    startedAt: timing.startedAt,
+    finishedAt: timing.finishedAt,
+    outcome: result.kind,
+    ...(result.code !== undefined ? { code: result.code } : {}),
+    ...('enhancedCode' in result && result.enhancedCode
+      ? { enhancedCode: result.enhancedCode }
+      : {}),
+    response: result.response,
+  };
+  switch (result.kind) {
+    case 'delivered':
+      return { ...base, status: 'delivered', attempt };
+    case 'bounced':
+      return { ...base, status: 'bounced', lastError: result.response, attempt };
+    case 'deferred': {
+      const dueAt = nextAttemptAt(
+        context.policy,
+        attemptNo,
+        timing.finishedAt,
+        message.expiresAt,
+        context.random,
+      );
+      if (dueAt === undefined) {
+        return {
+          ...base,
+          status: 'expired',
+          lastError: `${result.response} (not delivered within the maximum age; no further retries)`,
+          attempt,
+        };
+      }
+      return { ...base, status: 'deferred', dueAt, lastError: result.response, attempt };
+    }
+  }
+}
+
+/** A message that cannot be built (template missing, render or MIME error): final, no SMTP. */
+export function settlementForFailure(
+  message: ClaimedMessage,
+  reason: string,
+  at: number,
+  owner: string,
+): Settlement {
+  return {
+    id: message.id,
+    leaseOwner: owner,
+    status: 'failed',
+    lastError: reason,
+    at,
+    attempt: {
+      messageId: message.id,
+      attempt: message.attempts + 1,
+      startedAt: at,
+      finishedAt: at,
+      outcome: 'failed',
+      response: reason,
+    },
+  };
+}
+
+/**
+ * Not attempted for a local reason (the store could not load templates):
+ * tried again after the usual delay, no attempt recorded, since none was made.
+ */
+export function settlementForPostponed(
+  message: ClaimedMessage,
+  reason: string,
+  at: number,
+  context: SettlementContext,
+): Settlement {
+  const dueAt = nextAttemptAt(
+    context.policy,
+    Math.max(1, message.attempts),
+    at,
+    message.expiresAt,
+    context.random,
+  );
+  const base = { id: message.id, leaseOwner: context.owner, at };
+  if (dueAt === undefined) return { ...base, status: 'expired', lastError: reason };
+  return { ...base, status: 'deferred', dueAt, lastError: reason };
+}

@@ -1,0 +1,469 @@
+/**
+ * The delivery worker: claims due messages from the outbox, renders and
+ * builds them, sends them through the relay pools and records the outcome.
+ *
+ * Claim loop (one claim query at a time):
+ *
+ *   ┌► free = concurrency − inFlight
+ *   │   free = 0 → sleep until a message settles (or pollInterval)
+ *   │   claim min(claimBatch, free) with a lease of leaseMs
+ *   │     got a full batch → loop at once
+ *   │     got fewer        → nothing more is due: sleep until
+ *   │                        min(pollInterval, nextDueAt − now), or wake(),
+ *   └───────────────────────  or an earlier retry is scheduled
+ *
+ * Each claimed batch (transactional first: the store's claim order) loads its
+ * templates in one query, then prepares messages one by one in time slices
+ * (below) and hands each to the pool of its stream; outcomes are settled
+ * through the SettleBatcher (settle-batcher.ts). `inFlight` counts messages
+ * claimed and not yet settled or released.
+ *
+ * Time slicing: Liquid and MIME building are synchronous CPU work on the
+ * thread that also drives every SMTP socket. Preparing a claimed batch of
+ * 500 in one go would hold the event loop for tens of milliseconds, during
+ * which no relay reply is read and no connection is handed on. So the
+ * preparation loop yields (setImmediate, which lets pending I/O run first)
+ * after each TIME_SLICE_MS of work. A worker-thread pool would take this
+ * work off the main thread altogether; it is a later step, for when
+ * rendering (or DKIM) rather than the relays limits throughput.
+ *
+ * Graceful stop: stop claiming; messages not yet handed to a connection are
+ * released (status queued, due now) in one store call; sends in progress get
+ * until the deadline, after which their connections are cut (they come back
+ * deferred: at least once, never lost); settlements are flushed; the relay
+ * connections are closed with QUIT. Nothing this worker claimed stays
+ * `sending` unless the store itself fails (then the lease hands it back).
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { SluiceConfig } from '../config/config.js';
+import { domainOf } from '../core/address.js';
+import type { Clock } from '../core/clock.js';
+import { isSluiceError } from '../core/errors.js';
+import type { EventBus, SluiceEventMap } from '../core/events.js';
+import type { ClaimedMessage } from '../core/message.js';
+import type { SendResult, Settlement } from '../core/outcome.js';
+import type { Store, Template } from '../core/ports/store.js';
+import type { RetryPolicy } from '../core/retry.js';
+import { buildMime, renderContent } from '../render/compose.js';
+import type { TemplateEngine } from '../render/liquid.js';
+import type { DeliveryLogger } from './logger.js';
+import { RelayPools } from './relay-pool.js';
+import { SettleBatcher } from './settle-batcher.js';
+import {
+  settlementForFailure,
+  settlementForPostponed,
+  settlementForSend,
+  type SettlementContext,
+} from './settlement.js';
+
+/**
+ * Synchronous work between two yields to the event loop. 5 ms keeps the
+ * sockets' replies waiting at most ~5 ms (small against 100–500 ms SMTP
+ * round trips to real providers) while costing a yield only every few
+ * dozen messages.
+ */
+const TIME_SLICE_MS = 5;
+/** Extra time for the final store writes (release, settle) when stop's deadline has passed. */
+const BOOKKEEPING_GRACE_MS = 2_000;
+
+export interface DeliveryWorkerOptions {
+  store: Store;
+  config: SluiceConfig;
+  clock: Clock;
+  events: EventBus<SluiceEventMap>;
+  logger: DeliveryLogger;
+  templates: TemplateEngine;
+  /** Lease owner: unique per process. */
+  nodeId: string;
+  /** Random source of the retry jitter; tests pin it. */
+  random?: () => number;
+}
+
+interface Sleeper {
+  kind: 'idle' | 'full';
+  until: number;
+  timer: NodeJS.Timeout;
+  resolve(): void;
+}
+
+type Prepared = { kind: 'ready'; raw: Buffer } | { kind: 'failed'; reason: string };
+
+export class DeliveryWorker {
+  readonly pools: RelayPools;
+  private readonly batcher: SettleBatcher;
+  private readonly settlementContext: SettlementContext;
+  private claimed = 0;
+  private started = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private wakeRequested = false;
+  private sleeper: Sleeper | undefined;
+  private readonly abort = new AbortController();
+  private readonly preparations = new Set<Promise<void>>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private releasable: string[] = [];
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    const { config, events, logger, store } = options;
+    this.pools = new RelayPools({ config, events, logger });
+    const policy: RetryPolicy = { ...config.delivery.retry };
+    this.settlementContext = {
+      owner: options.nodeId,
+      policy,
+      ...(options.random ? { random: options.random } : {}),
+    };
+    this.batcher = new SettleBatcher({
+      settle: (batch) => store.messages.settle(batch),
+      onFlush: ({ size, durationMs }) => events.emit('worker:settle-batch', { size, durationMs }),
+      onError: (error, size) =>
+        logger.error({ err: error, size }, 'settling a batch failed; will retry'),
+    });
+  }
+
+  /** Messages claimed and not yet settled or released (for readiness and metrics). */
+  get inFlight(): number {
+    return this.claimed;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.loop = this.run().catch((error: unknown) => {
+      // The loop catches store errors itself; reaching this is a bug.
+      this.options.logger.error({ err: error }, 'the delivery loop stopped on an error');
+    });
+  }
+
+  /** New work was accepted: claim now rather than at the next poll. */
+  wake(): void {
+    this.wakeRequested = true;
+    this.sleeper?.resolve();
+  }
+
+  /** Graceful stop; see the header comment. Idempotent. */
+  stop(timeoutMs: number): Promise<void> {
+    this.stopped ??= this.shutdown(Date.now() + timeoutMs);
+    return this.stopped;
+  }
+
+  // ── claim loop ──────────────────────────────────────────────────────
+
+  private async run(): Promise<void> {
+    const { delivery } = this.options.config;
+    while (!this.stopping) {
+      const free = delivery.concurrency - this.claimed;
+      if (free <= 0) {
+        await this.sleep('full', delivery.pollIntervalMs);
+        continue;
+      }
+      this.wakeRequested = false;
+      const limit = Math.min(delivery.claimBatch, free);
+      let batch: ClaimedMessage[];
+      try {
+        batch = await this.options.store.messages.claim({
+          limit,
+          leaseMs: delivery.leaseMs,
+          owner: this.options.nodeId,
+          now: this.options.clock.now(),
+        });
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'claiming messages failed');
+        await this.sleep('idle', delivery.pollIntervalMs);
+        continue;
+      }
+      if (batch.length > 0) {
+        this.claimed += batch.length;
+        this.options.events.emit('message:claimed', { count: batch.length });
+        this.track(this.preparations, this.prepareBatch(batch));
+      }
+      if (batch.length === limit || this.wakeRequested || this.stopping) continue;
+      await this.sleep('idle', await this.idleDelay());
+    }
+  }
+
+  /** Until the next message is due, at most pollInterval; at least 1 ms so a race cannot spin. */
+  private async idleDelay(): Promise<number> {
+    const poll = this.options.config.delivery.pollIntervalMs;
+    try {
+      const next = await this.options.store.messages.nextDueAt();
+      if (next === undefined) return poll;
+      return Math.max(1, Math.min(poll, next - this.options.clock.now()));
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'reading the next due time failed');
+      return poll;
+    }
+  }
+
+  /**
+   * `idle`: nothing is due; ends early on wake(), stop(), or a retry due
+   * sooner (noteDue). `full`: no free slot; ends early when a message settles.
+   */
+  private sleep(kind: Sleeper['kind'], ms: number): Promise<void> {
+    if (this.stopping || (kind === 'idle' && this.wakeRequested)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const sleeper: Sleeper = {
+        kind,
+        until: this.options.clock.now() + ms,
+        timer: setTimeout(() => sleeper.resolve(), ms),
+        resolve: () => {
+          clearTimeout(sleeper.timer);
+          if (this.sleeper === sleeper) this.sleeper = undefined;
+          resolve();
+        },
+      };
+      this.sleeper = sleeper;
+    });
+  }
+
+  /** A retry was scheduled for `at`: an idle loop sleeping past it wakes then instead. */
+  private noteDue(at: number): void {
+    const sleeper = this.sleeper;
+    if (!sleeper || sleeper.kind !== 'idle' || at >= sleeper.until) return;
+    clearTimeout(sleeper.timer);
+    sleeper.until = at;
+    sleeper.timer = setTimeout(() => sleeper.resolve(), Math.max(0, at - this.options.clock.now()));
+  }
+
+  private slotFreed(count = 1): void {
+    this.claimed -= count;
+    if (this.sleeper?.kind === 'full') this.sleeper.resolve();
+  }
+
+  // ── preparing and sending ───────────────────────────────────────────
+
+  private async prepareBatch(batch: ClaimedMessage[]): Promise<void> {
+    const templates = await this.loadTemplates(batch);
+    let sliceStart = performance.now();
+    for (const message of batch) {
+      if (this.stopping) {
+        this.releasable.push(message.id);
+        continue;
+      }
+      if (!templates) {
+        this.track(this.deliveries, this.settle(message, this.postponed(message)));
+        continue;
+      }
+      const prepared = await this.prepare(message, templates);
+      if (prepared.kind === 'failed') {
+        const settlement = settlementForFailure(
+          message,
+          prepared.reason,
+          this.options.clock.now(),
+          this.options.nodeId,
+        );
+        this.track(this.deliveries, this.settle(message, settlement));
+      } else {
+        this.track(this.deliveries, this.deliver(message, prepared.raw));
+      }
+      if (performance.now() - sliceStart >= TIME_SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+  }
+
+  /** The batch's templates in one query; undefined when the store failed. */
+  private async loadTemplates(batch: ClaimedMessage[]): Promise<Map<string, Template> | undefined> {
+    const ids = [...new Set(batch.flatMap((m) => (m.templateId ? [m.templateId] : [])))];
+    if (ids.length === 0) return new Map();
+    try {
+      const templates = await this.options.store.templates.getMany(ids);
+      return new Map(templates.map((t) => [t.id, t]));
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'loading templates failed; postponing the batch');
+      return undefined;
+    }
+  }
+
+  private async prepare(
+    message: ClaimedMessage,
+    templates: Map<string, Template>,
+  ): Promise<Prepared> {
+    try {
+      const template = message.templateId ? templates.get(message.templateId) : undefined;
+      const content = renderContent(this.options.templates, message, template);
+      const raw = await buildMime(message, content, new Date(this.options.clock.now()));
+      return { kind: 'ready', raw };
+    } catch (error) {
+      if (isSluiceError(error)) return { kind: 'failed', reason: error.message };
+      this.options.logger.error({ err: error, id: message.id }, 'building a message failed');
+      return { kind: 'failed', reason: `cannot build the message: ${String(error)}` };
+    }
+  }
+
+  private async deliver(message: ClaimedMessage, raw: Buffer): Promise<void> {
+    const { clock } = this.options;
+    let startedAt = clock.now();
+    const result = await this.pools.forStream(message.stream).send({
+      key: domainOf(message.to.email),
+      lane: message.stream,
+      envelope: { from: message.from.email, to: [message.to.email] },
+      raw,
+      signal: this.abort.signal,
+      onStart: () => {
+        startedAt = clock.now();
+      },
+    });
+    if (result.kind === 'released') {
+      this.releasable.push(message.id);
+      return;
+    }
+    const finishedAt = clock.now();
+    const settlement = settlementForSend(
+      message,
+      result,
+      { startedAt, finishedAt },
+      this.settlementContext,
+    );
+    await this.settle(message, settlement, result, finishedAt - startedAt);
+  }
+
+  private postponed(message: ClaimedMessage): Settlement {
+    return settlementForPostponed(
+      message,
+      'templates could not be loaded',
+      this.options.clock.now(),
+      this.settlementContext,
+    );
+  }
+
+  private async settle(
+    message: ClaimedMessage,
+    settlement: Settlement,
+    result?: SendResult,
+    latencyMs = 0,
+  ): Promise<void> {
+    const outcome = await this.batcher.add(settlement);
+    this.slotFreed();
+    if (outcome === 'skipped') {
+      this.options.logger.warn(
+        { id: message.id, status: settlement.status },
+        'lease lost before settling: another worker owns the message now',
+      );
+      return;
+    }
+    if (outcome === 'unsettled') {
+      this.options.logger.error(
+        { id: message.id, status: settlement.status },
+        'outcome not recorded (store unavailable at shutdown); the lease will hand the message back',
+      );
+      return;
+    }
+    if (settlement.status === 'deferred') this.noteDue(settlement.dueAt);
+    this.emitOutcome(message, settlement, result, latencyMs);
+  }
+
+  private emitOutcome(
+    message: ClaimedMessage,
+    settlement: Settlement,
+    result: SendResult | undefined,
+    latencyMs: number,
+  ): void {
+    const { events } = this.options;
+    const reason = settlement.lastError ?? '';
+    switch (settlement.status) {
+      case 'delivered':
+        events.emit('send:delivered', {
+          id: message.id,
+          relay: result?.relay ?? '',
+          latencyMs,
+          sinceAcceptMs: settlement.at - message.createdAt,
+        });
+        return;
+      case 'deferred':
+        events.emit('send:deferred', {
+          id: message.id,
+          ...(result?.relay !== undefined ? { relay: result.relay } : {}),
+          reason,
+        });
+        return;
+      case 'bounced':
+        events.emit('send:bounced', {
+          id: message.id,
+          relay: result?.relay ?? '',
+          code: result?.code ?? 0,
+          reason,
+        });
+        return;
+      case 'expired':
+        events.emit('message:expired', { id: message.id });
+        return;
+      case 'failed':
+        events.emit('message:failed', { id: message.id, reason });
+        return;
+      case 'suppressed':
+        return;
+    }
+  }
+
+  // ── stopping ───────────────────────────────────────────────────────
+
+  private async shutdown(deadline: number): Promise<void> {
+    this.stopping = true;
+    // Requests still waiting for a connection come back `released`.
+    this.abort.abort();
+    this.sleeper?.resolve();
+    await this.loop;
+    await Promise.all(this.preparations);
+    await this.writeReleases(deadline);
+
+    await untilDeadline(Promise.all(this.deliveries), deadline);
+    if (this.deliveries.size > 0) {
+      this.options.logger.warn(
+        { sending: this.deliveries.size },
+        'stop timeout reached: cutting the connections of sends still in progress',
+      );
+      await this.pools.close();
+    }
+    const grace = Math.max(deadline, Date.now() + BOOKKEEPING_GRACE_MS);
+    await untilDeadline(Promise.all(this.deliveries), grace);
+    await this.batcher.close(grace);
+    await Promise.all(this.deliveries);
+    await this.writeReleases(grace);
+    await this.pools.close();
+  }
+
+  private async writeReleases(deadline: number): Promise<void> {
+    const ids = this.releasable;
+    if (ids.length === 0) return;
+    this.releasable = [];
+    const { store, nodeId, clock, logger, events } = this.options;
+    try {
+      const released = store.messages.release(ids, nodeId, clock.now()).then(() => true);
+      if (await untilDeadline(released, deadline)) {
+        events.emit('message:released', { count: ids.length });
+      } else {
+        logger.error({ count: ids.length }, 'releasing unsent messages timed out');
+      }
+    } catch (error) {
+      logger.error(
+        { err: error, count: ids.length },
+        'releasing unsent messages failed; their leases will hand them back',
+      );
+    }
+    this.slotFreed(ids.length);
+  }
+
+  private track(set: Set<Promise<void>>, work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: error }, 'delivery bookkeeping failed');
+      })
+      .finally(() => set.delete(tracked));
+    set.add(tracked);
+  }
+}
+
+/** Waits for `work` or until `deadline` (epoch ms); the work's value, or undefined at the deadline. */
+async function untilDeadline<T>(work: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
