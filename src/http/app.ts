@@ -106,14 +106,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('apiKeyId', '');
   installErrorHandlers(app, { bodyLimit: deps.config.http.bodyLimit });
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
   });
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
     if (schema && request.query && typeof request.query === 'object') {
       request.query = Value.Convert(schema, request.query);
     }
+    done();
   });
 
   await app.register(swagger, {
@@ -140,13 +142,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   systemRoutes(app, deps);
   const verifier = new ApiKeyVerifier(deps.store, deps.clock);
   await app.register(
-    async (v1) => {
+    (v1, _options, done) => {
       v1.addHook('onRequest', verifier.hook());
       messageRoutes(v1, deps);
       contactRoutes(v1, deps);
       listRoutes(v1, deps);
       templateRoutes(v1, deps);
       sinkRoutes(v1, deps);
+      done();
     },
     { prefix: '/v1' },
   );

@@ -12,7 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import { hashApiKey } from '../core/api-keys.js';
 import type { Clock } from '../core/clock.js';
 import { SluiceError } from '../core/errors.js';
-import type { ApiKeyRecord, Store } from '../core/ports/store.js';
+import type { ApiKeyRecord, ApiKeyStore } from '../core/ports/store.js';
 
 /** How long a verified key is trusted without asking the store again. */
 export const CACHE_TTL_MS = 30_000;
@@ -30,7 +30,8 @@ export class ApiKeyVerifier {
   private readonly cache = new Map<string, { record: ApiKeyRecord; expiresAt: number }>();
 
   constructor(
-    private readonly store: Store,
+    /** Read lazily: the store may be a stand-in that is never used (openapiDocument). */
+    private readonly store: { readonly apiKeys: Pick<ApiKeyStore, 'findByHash'> },
     private readonly clock: Clock,
   ) {}
 
@@ -38,7 +39,10 @@ export class ApiKeyVerifier {
   async verify(authorization: string | undefined): Promise<ApiKeyRecord> {
     const key = bearerToken(authorization);
     if (key === undefined) {
-      throw new SluiceError('ERR_AUTH_REQUIRED', 'Send the API key as "Authorization: Bearer <key>".');
+      throw new SluiceError(
+        'ERR_AUTH_REQUIRED',
+        'Send the API key as "Authorization: Bearer <key>".',
+      );
     }
     const hash = hashApiKey(key);
     const now = this.clock.now();

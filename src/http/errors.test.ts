@@ -5,7 +5,13 @@ import { describe, it } from 'node:test';
 import fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { ERROR_CATALOG, ERROR_KINDS, SluiceError, type ErrorCode } from '../core/errors.js';
-import { fieldPath, installErrorHandlers, statusOf, STATUS_BY_KIND, validationError } from './errors.js';
+import {
+  fieldPath,
+  installErrorHandlers,
+  statusOf,
+  STATUS_BY_KIND,
+  validationError,
+} from './errors.js';
 
 const API_DOC = new URL('../../../docs/api.md', import.meta.url);
 const CODES = Object.keys(ERROR_CATALOG) as ErrorCode[];
@@ -25,7 +31,11 @@ describe('the error catalog and its HTTP mapping', () => {
       const row = new RegExp(`^\\|\\s*\`${code}\`\\s*\\|\\s*${statusOf(code)}\\s*\\|`, 'm');
       return !row.test(doc);
     });
-    assert.deepEqual(missing, [], `codes missing from the table in docs/api.md (or with a wrong status)`);
+    assert.deepEqual(
+      missing,
+      [],
+      `codes missing from the table in docs/api.md (or with a wrong status)`,
+    );
   });
 
   it('documents no code that the catalog does not have', async () => {
@@ -58,9 +68,23 @@ describe('validationError', () => {
   it('prefers the telling branch of a failed union', () => {
     const error = validationError(
       [
-        { instancePath: '/to', keyword: 'type', params: { type: 'string' }, message: 'must be string' },
-        { instancePath: '/to', keyword: 'additionalProperties', params: { additionalProperty: 'x' } },
-        { instancePath: '/to', keyword: 'anyOf', params: {}, message: 'must match a schema in anyOf' },
+        {
+          instancePath: '/to',
+          keyword: 'type',
+          params: { type: 'string' },
+          message: 'must be string',
+        },
+        {
+          instancePath: '/to',
+          keyword: 'additionalProperties',
+          params: { additionalProperty: 'x' },
+        },
+        {
+          instancePath: '/to',
+          keyword: 'anyOf',
+          params: {},
+          message: 'must match a schema in anyOf',
+        },
       ],
       'body',
     );

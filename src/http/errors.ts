@@ -82,7 +82,10 @@ export async function sendError(
 }
 
 /** Installs the error and not-found handlers on the root instance. */
-export function installErrorHandlers(app: FastifyInstance, options: { bodyLimit?: number } = {}): void {
+export function installErrorHandlers(
+  app: FastifyInstance,
+  options: { bodyLimit?: number } = {},
+): void {
   app.setErrorHandler(async (error: unknown, request, reply) => {
     const mapped = toSluiceError(error, options.bodyLimit);
     if (mapped?.kind === 'unavailable') {

@@ -108,7 +108,8 @@ type Content =
   | { kind: 'inline'; subject: string; html?: string; text?: string };
 
 function checkContent(input: MessageInput): Content {
-  const inline = input.subject !== undefined || input.html !== undefined || input.text !== undefined;
+  const inline =
+    input.subject !== undefined || input.html !== undefined || input.text !== undefined;
   if (input.templateId !== undefined) {
     if (inline) {
       throw new SluiceError(

@@ -37,9 +37,12 @@ export const AddressObject = Type.Object(
 );
 
 /** An address as a client writes it: `"a@example.com"` or `{email, name?}`. */
-export const AddressInput = Type.Union([Type.String({ minLength: 1, maxLength: 1000 }), AddressObject], {
-  description: 'An email address, or an object with the address and a display name.',
-});
+export const AddressInput = Type.Union(
+  [Type.String({ minLength: 1, maxLength: 1000 }), AddressObject],
+  {
+    description: 'An email address, or an object with the address and a display name.',
+  },
+);
 export type AddressInputValue = Static<typeof AddressInput>;
 
 /** An address as the API returns it. */

@@ -154,7 +154,8 @@ export function listRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     async (request) => {
       const list = await store.lists.update(request.params.id, request.body);
-      if (!list) throw new SluiceError('ERR_NOT_FOUND', `No list has the id "${request.params.id}".`);
+      if (!list)
+        throw new SluiceError('ERR_NOT_FOUND', `No list has the id "${request.params.id}".`);
       return listView(list);
     },
   );

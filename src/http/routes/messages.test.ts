@@ -86,7 +86,10 @@ describe('POST /v1/messages', () => {
     assert.equal(errorOf(noContact).code, 'ERR_TEMPLATE_RENDER');
     assert.equal(errorOf(noContact).field, 'template.subject');
 
-    await t.api('POST', '/v1/contacts', { email: 'new@example.com', attributes: { first_name: 'Ann' } });
+    await t.api('POST', '/v1/contacts', {
+      email: 'new@example.com',
+      attributes: { first_name: 'Ann' },
+    });
     const ok = await t.api<Accepted>('POST', '/v1/messages', {
       to: 'new@example.com',
       from: 'shop@sender.example',
@@ -108,9 +111,27 @@ describe('POST /v1/messages', () => {
     line?: number;
     column?: number;
   }> = [
-    { name: 'two @', body: { ...base, to: 'a@b@c.com' }, status: 400, code: 'ERR_ADDRESS_INVALID', field: 'to' },
-    { name: 'no domain', body: { ...base, to: 'jane@' }, status: 400, code: 'ERR_ADDRESS_INVALID', field: 'to' },
-    { name: 'no @', body: { ...base, to: 'jane' }, status: 400, code: 'ERR_ADDRESS_INVALID', field: 'to' },
+    {
+      name: 'two @',
+      body: { ...base, to: 'a@b@c.com' },
+      status: 400,
+      code: 'ERR_ADDRESS_INVALID',
+      field: 'to',
+    },
+    {
+      name: 'no domain',
+      body: { ...base, to: 'jane@' },
+      status: 400,
+      code: 'ERR_ADDRESS_INVALID',
+      field: 'to',
+    },
+    {
+      name: 'no @',
+      body: { ...base, to: 'jane' },
+      status: 400,
+      code: 'ERR_ADDRESS_INVALID',
+      field: 'to',
+    },
     {
       name: 'local part over 64',
       body: { ...base, from: { email: `${'x'.repeat(65)}@sender.example` } },
@@ -120,12 +141,21 @@ describe('POST /v1/messages', () => {
     },
     {
       name: 'address over 254',
-      body: { ...base, to: `jane@${'d'.repeat(63)}.${'e'.repeat(63)}.${'f'.repeat(63)}.${'g'.repeat(63)}.com` },
+      body: {
+        ...base,
+        to: `jane@${'d'.repeat(63)}.${'e'.repeat(63)}.${'f'.repeat(63)}.${'g'.repeat(63)}.com`,
+      },
       status: 400,
       code: 'ERR_ADDRESS_INVALID',
       field: 'to',
     },
-    { name: 'bad reply-to', body: { ...base, replyTo: 'nope' }, status: 400, code: 'ERR_ADDRESS_INVALID', field: 'replyTo' },
+    {
+      name: 'bad reply-to',
+      body: { ...base, replyTo: 'nope' },
+      status: 400,
+      code: 'ERR_ADDRESS_INVALID',
+      field: 'replyTo',
+    },
     {
       name: 'CR/LF in the subject',
       body: { ...base, subject: 'Hi\r\nBcc: victim@example.com' },
@@ -161,15 +191,22 @@ describe('POST /v1/messages', () => {
       code: 'ERR_VALIDATION',
       field: 'headers.X Campaign',
     },
-    ...['From', 'to', 'Subject', 'Message-ID', 'Date', 'MIME-Version', 'Content-Type', 'content-transfer-encoding'].map(
-      (name) => ({
-        name: `a structural header (${name})`,
-        body: { ...base, headers: { [name]: 'x' } },
-        status: 400,
-        code: 'ERR_VALIDATION',
-        field: `headers.${name}`,
-      }),
-    ),
+    ...[
+      'From',
+      'to',
+      'Subject',
+      'Message-ID',
+      'Date',
+      'MIME-Version',
+      'Content-Type',
+      'content-transfer-encoding',
+    ].map((name) => ({
+      name: `a structural header (${name})`,
+      body: { ...base, headers: { [name]: 'x' } },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: `headers.${name}`,
+    })),
     {
       name: 'neither template nor inline content',
       body: { to: base.to, from: base.from },
@@ -221,8 +258,20 @@ describe('POST /v1/messages', () => {
       code: 'ERR_VALIDATION',
       field: 'variables.contact',
     },
-    { name: 'a missing to', body: { from: base.from, subject: 'x', text: 'y' }, status: 400, code: 'ERR_VALIDATION', field: 'to' },
-    { name: 'a number as to', body: { ...base, to: 5 }, status: 400, code: 'ERR_VALIDATION', field: 'to' },
+    {
+      name: 'a missing to',
+      body: { from: base.from, subject: 'x', text: 'y' },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: 'to',
+    },
+    {
+      name: 'a number as to',
+      body: { ...base, to: 5 },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: 'to',
+    },
     {
       name: 'an address object without email',
       body: { ...base, to: { name: 'Jane' } },
@@ -237,10 +286,34 @@ describe('POST /v1/messages', () => {
       code: 'ERR_UNKNOWN_FIELD',
       field: 'to.mail',
     },
-    { name: 'an unknown top-level field', body: { ...base, cc: 'x@y.com' }, status: 400, code: 'ERR_UNKNOWN_FIELD', field: 'cc' },
-    { name: 'a number as subject', body: { ...base, subject: 5 }, status: 400, code: 'ERR_VALIDATION', field: 'subject' },
-    { name: 'an unknown stream', body: { ...base, stream: 'urgent' }, status: 400, code: 'ERR_VALIDATION', field: 'stream' },
-    { name: 'a non-string header', body: { ...base, headers: { 'X-A': 1 } }, status: 400, code: 'ERR_VALIDATION', field: 'headers.X-A' },
+    {
+      name: 'an unknown top-level field',
+      body: { ...base, cc: 'x@y.com' },
+      status: 400,
+      code: 'ERR_UNKNOWN_FIELD',
+      field: 'cc',
+    },
+    {
+      name: 'a number as subject',
+      body: { ...base, subject: 5 },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: 'subject',
+    },
+    {
+      name: 'an unknown stream',
+      body: { ...base, stream: 'urgent' },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: 'stream',
+    },
+    {
+      name: 'a non-string header',
+      body: { ...base, headers: { 'X-A': 1 } },
+      status: 400,
+      code: 'ERR_VALIDATION',
+      field: 'headers.X-A',
+    },
     { name: 'an array body', body: [base], status: 400, code: 'ERR_VALIDATION' },
   ];
 
@@ -291,14 +364,21 @@ describe('POST /v1/messages', () => {
       from: { name: base.from.name, email: base.from.email },
       to: base.to,
     });
-    const replay = await t.api<Accepted>('POST', '/v1/messages', reordered, { 'Idempotency-Key': key });
+    const replay = await t.api<Accepted>('POST', '/v1/messages', reordered, {
+      'Idempotency-Key': key,
+    });
     assert.equal(replay.status, 202);
     assert.equal(replay.body.id, first.body.id);
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
 
-    const other = await t.api('POST', '/v1/messages', { ...base, to: 'other@example.com' }, {
-      'Idempotency-Key': key,
-    });
+    const other = await t.api(
+      'POST',
+      '/v1/messages',
+      { ...base, to: 'other@example.com' },
+      {
+        'Idempotency-Key': key,
+      },
+    );
     assert.equal(other.status, 409);
     assert.equal(errorOf(other).code, 'ERR_IDEMPOTENCY_MISMATCH');
     assert.equal(await storedCount(), count);
@@ -366,8 +446,14 @@ describe('GET /v1/messages/:id', () => {
   });
 
   it('shows a queued message', async () => {
-    const accepted = await t.api<Accepted>('POST', '/v1/messages', { ...base, replyTo: 'help@sender.example' });
-    const response = await t.api<Record<string, unknown>>('GET', `/v1/messages/${accepted.body.id}`);
+    const accepted = await t.api<Accepted>('POST', '/v1/messages', {
+      ...base,
+      replyTo: 'help@sender.example',
+    });
+    const response = await t.api<Record<string, unknown>>(
+      'GET',
+      `/v1/messages/${accepted.body.id}`,
+    );
     assert.equal(response.status, 200);
     const stored = await t.store.messages.get(accepted.body.id);
     assert.deepEqual(response.body, {

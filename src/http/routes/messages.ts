@@ -15,7 +15,6 @@ import {
   AddressView,
   IdParams,
   IsoTime,
-  JsonObject,
   withErrors,
   iso,
   type IdParamsValue,

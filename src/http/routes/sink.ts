@@ -95,7 +95,7 @@ export function sinkRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: withErrors({ 200: Type.Object({ items: Type.Array(CapturedSummary) }) }),
       },
     },
-    async (request) => {
+    (request) => {
       const limit = request.query.limit ?? DEFAULT_SINK_PAGE;
       const items = [...sink().messages()]
         .sort((a, b) => toMs(b.receivedAt) - toMs(a.receivedAt))
@@ -116,10 +116,13 @@ export function sinkRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: withErrors({ 200: CapturedDetail }),
       },
     },
-    async (request) => {
+    (request) => {
       const message = sink().get(request.params.id);
       if (!message) {
-        throw new SluiceError('ERR_NOT_FOUND', `No captured message has the id "${request.params.id}".`);
+        throw new SluiceError(
+          'ERR_NOT_FOUND',
+          `No captured message has the id "${request.params.id}".`,
+        );
       }
       return detail(message);
     },
@@ -134,7 +137,7 @@ export function sinkRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: withErrors({ 204: NoContent }),
       },
     },
-    async (_request, reply) => {
+    (_request, reply) => {
       sink().clear();
       return reply.status(204).send();
     },

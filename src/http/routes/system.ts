@@ -28,7 +28,7 @@ export function systemRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: withErrors({ 200: Type.Object({ status: Type.Literal('ok') }) }),
       },
     },
-    async () => ({ status: 'ok' as const }),
+    () => ({ status: 'ok' as const }),
   );
 
   app.get(
@@ -79,6 +79,6 @@ export function systemRoutes(app: FastifyInstance, deps: AppDeps): void {
         response: withErrors({ 200: Type.Object({}, { additionalProperties: true }) }),
       },
     },
-    async () => app.swagger(),
+    () => app.swagger(),
   );
 }

@@ -93,7 +93,8 @@ export function templateRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       schema: {
         summary: 'Create a template',
-        description: 'Every part is parsed as Liquid; a syntax error is a 422 with line and column.',
+        description:
+          'Every part is parsed as Liquid; a syntax error is a 422 with line and column.',
         tags: TAGS,
         body: CreateTemplateBody,
         response: withErrors({ 201: TemplateView }),
@@ -155,7 +156,8 @@ export function templateRoutes(app: FastifyInstance, deps: AppDeps): void {
     {
       schema: {
         summary: 'Change a template',
-        description: 'Only the given fields change; `html` or `text` set to null removes that part.',
+        description:
+          'Only the given fields change; `html` or `text` set to null removes that part.',
         tags: TAGS,
         params: IdParams,
         body: PatchTemplateBody,
