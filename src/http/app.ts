@@ -26,6 +26,7 @@ import { EventBus } from '../core/events.js';
 import type { Store } from '../core/ports/store.js';
 import type { SluiceConfig } from '../config/config.js';
 import { TemplateEngine } from '../render/liquid.js';
+import type { CapturedMessage } from '../sink/capture-relay.js';
 import { ApiKeyVerifier } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
@@ -34,26 +35,6 @@ import { messageRoutes } from './routes/messages.js';
 import { sinkRoutes } from './routes/sink.js';
 import { systemRoutes } from './routes/system.js';
 import { templateRoutes } from './routes/templates.js';
-
-/**
- * What the HTTP layer needs of a message held by the capture relay
- * (src/sink/capture-relay.ts defines the real one); structural, so that the
- * HTTP layer does not depend on the sink.
- */
-export interface CapturedMessageLike {
-  id: string;
-  /** Epoch milliseconds, or a Date. */
-  receivedAt: number | Date;
-  envelope: { from: string | false; to: string[] };
-  size: number;
-  messageId?: string;
-  subject?: string;
-  from?: string;
-  to?: string | string[];
-  text?: string;
-  html?: string;
-  raw?: string | Buffer;
-}
 
 export interface AppDeps {
   store: Store;
@@ -66,8 +47,8 @@ export interface AppDeps {
   metrics: { contentType: string; render(): Promise<string> };
   /** The built-in capture relay, when it runs. */
   sink?: {
-    messages(): CapturedMessageLike[];
-    get(id: string): CapturedMessageLike | undefined;
+    messages(): CapturedMessage[];
+    get(id: string): CapturedMessage | undefined;
     clear(): void;
   };
   /** GET /readyz. */

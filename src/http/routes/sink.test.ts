@@ -1,76 +1,85 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CapturedMessageLike } from '../app.js';
+import nodemailer from 'nodemailer';
+import { startCaptureRelay, type CaptureRelay } from '../../sink/capture-relay.js';
 import { errorOf, startTestApp, type TestApp } from '../test-support.js';
 
-/** A capture mailbox holding what a test puts in it. */
-function mailbox(initial: CapturedMessageLike[]) {
-  let messages = [...initial];
-  return {
-    messages: () => messages,
-    get: (id: string) => messages.find((m) => m.id === id),
-    clear: () => {
-      messages = [];
-    },
-  };
+interface Summary {
+  id: string;
+  receivedAt: string;
+  envelope: { from: string; to: string[] };
+  size: number;
+  messageId: string | null;
+  subject: string | null;
+  from: string | null;
+  to: string | null;
+  text?: string;
+  html?: string;
+  raw?: string;
 }
 
-function captured(id: string, receivedAt: number): CapturedMessageLike {
-  return {
-    id,
-    receivedAt,
-    envelope: { from: 'shop@sender.example', to: ['jane@example.com'] },
-    size: 321,
-    messageId: `<${id}@sender.example>`,
-    subject: `Subject ${id}`,
-    from: 'The Shop <shop@sender.example>',
-    to: 'jane@example.com',
-    text: 'Hello',
-    html: '<p>Hello</p>',
-    raw: Buffer.from(`Subject: Subject ${id}\r\n\r\nHello\r\n`),
-  };
-}
-
-describe('sink endpoints', () => {
+describe('sink endpoints over the real capture relay', () => {
+  let relay: CaptureRelay;
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({
-      sink: mailbox([captured('a', 1000), captured('c', 3000), captured('b', 2000)]),
+    relay = await startCaptureRelay({ host: '127.0.0.1', port: 0, keep: 10 });
+    t = await startTestApp({ sink: relay });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: relay.port,
+      secure: false,
+      ignoreTLS: true,
     });
+    try {
+      for (const n of [1, 2, 3]) {
+        await transport.sendMail({
+          from: '"The Shop" <shop@sender.example>',
+          to: 'jane@example.com',
+          subject: `Order ${n}`,
+          text: `Text ${n}`,
+          html: `<p>HTML ${n}</p>`,
+        });
+      }
+    } finally {
+      transport.close();
+    }
   });
   after(async () => {
     await t.close();
+    await relay.close();
   });
 
   it('lists captured messages newest first, without bodies', async () => {
-    const response = await t.api<{ items: Array<Record<string, unknown>> }>(
-      'GET',
-      '/v1/sink/messages',
-    );
+    const response = await t.api<{ items: Summary[] }>('GET', '/v1/sink/messages');
     assert.equal(response.status, 200);
     assert.deepEqual(
-      response.body.items.map((m) => m.id),
-      ['c', 'b', 'a'],
+      response.body.items.map((m) => m.subject),
+      ['Order 3', 'Order 2', 'Order 1'],
     );
     const first = response.body.items[0];
-    assert.equal(first?.receivedAt, new Date(3000).toISOString());
-    assert.equal(first?.subject, 'Subject c');
+    assert.deepEqual(first?.envelope, { from: 'shop@sender.example', to: ['jane@example.com'] });
+    assert.match(first?.from ?? '', /shop@sender\.example/);
+    assert.ok(!Number.isNaN(Date.parse(first?.receivedAt ?? '')));
+    assert.ok((first?.size ?? 0) > 0);
     assert.equal(first?.raw, undefined);
     assert.equal(first?.html, undefined);
-    const limited = await t.api<{ items: unknown[] }>('GET', '/v1/sink/messages?limit=1');
-    assert.equal(limited.body.items.length, 1);
+    assert.equal(first?.text, undefined);
+    const limited = await t.api<{ items: Summary[] }>('GET', '/v1/sink/messages?limit=1');
+    assert.deepEqual(
+      limited.body.items.map((m) => m.subject),
+      ['Order 3'],
+    );
   });
 
   it('shows one captured message with its text, HTML and raw source', async () => {
-    const response = await t.api<Record<string, unknown>>('GET', '/v1/sink/messages/b');
+    const list = await t.api<{ items: Summary[] }>('GET', '/v1/sink/messages');
+    const id = list.body.items[1]?.id ?? '';
+    const response = await t.api<Summary>('GET', `/v1/sink/messages/${id}`);
     assert.equal(response.status, 200);
-    assert.equal(response.body.text, 'Hello');
-    assert.equal(response.body.html, '<p>Hello</p>');
-    assert.equal(response.body.raw, 'Subject: Subject b\r\n\r\nHello\r\n');
-    assert.deepEqual(response.body.envelope, {
-      from: 'shop@sender.example',
-      to: ['jane@example.com'],
-    });
+    assert.equal(response.body.subject, 'Order 2');
+    assert.equal(response.body.text?.trim(), 'Text 2');
+    assert.equal(response.body.html, '<p>HTML 2</p>');
+    assert.match(response.body.raw ?? '', /^Subject: Order 2\r$/m);
     const missing = await t.api('GET', '/v1/sink/messages/nope');
     assert.equal(missing.status, 404);
     assert.equal(errorOf(missing).code, 'ERR_NOT_FOUND');

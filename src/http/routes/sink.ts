@@ -6,8 +6,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '../../core/errors.js';
-import type { AppDeps, CapturedMessageLike } from '../app.js';
-import { IdParams, IsoTime, NoContent, iso, withErrors, type IdParamsValue } from '../schemas.js';
+import type { CapturedMessage } from '../../sink/capture-relay.js';
+import type { AppDeps } from '../app.js';
+import { IdParams, IsoTime, NoContent, withErrors, type IdParamsValue } from '../schemas.js';
 
 const TAGS = ['sink'];
 
@@ -42,35 +43,30 @@ const CapturedDetail = Type.Composite([
   Type.Object({
     text: Nullable(Type.String()),
     html: Nullable(Type.String()),
-    raw: Nullable(Type.String({ description: 'The message as received, as text.' })),
+    raw: Type.String({ description: 'The message as received, as text.' }),
   }),
 ]);
 
-function summary(message: CapturedMessageLike): Static<typeof CapturedSummary> {
+function summary(message: CapturedMessage): Static<typeof CapturedSummary> {
   return {
     id: message.id,
-    receivedAt: iso(toMs(message.receivedAt)),
-    envelope: { from: message.envelope.from || '', to: [...message.envelope.to] },
+    receivedAt: message.receivedAt.toISOString(),
+    envelope: message.envelope,
     size: message.size,
     messageId: message.messageId ?? null,
     subject: message.subject ?? null,
     from: message.from ?? null,
-    to: (Array.isArray(message.to) ? message.to.join(', ') : message.to) ?? null,
+    to: message.to ?? null,
   };
 }
 
-function detail(message: CapturedMessageLike): Static<typeof CapturedDetail> {
-  const raw = message.raw;
+function detail(message: CapturedMessage): Static<typeof CapturedDetail> {
   return {
     ...summary(message),
     text: message.text ?? null,
     html: message.html ?? null,
-    raw: raw === undefined ? null : typeof raw === 'string' ? raw : raw.toString('utf8'),
+    raw: message.raw,
   };
-}
-
-function toMs(value: number | Date): number {
-  return typeof value === 'number' ? value : value.getTime();
 }
 
 export function sinkRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -97,10 +93,8 @@ export function sinkRoutes(app: FastifyInstance, deps: AppDeps): void {
     },
     (request) => {
       const limit = request.query.limit ?? DEFAULT_SINK_PAGE;
-      const items = [...sink().messages()]
-        .sort((a, b) => toMs(b.receivedAt) - toMs(a.receivedAt))
-        .slice(0, limit)
-        .map(summary);
+      // The relay keeps them newest first.
+      const items = sink().messages().slice(0, limit).map(summary);
       return { items };
     },
   );
