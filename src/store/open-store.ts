@@ -53,13 +53,21 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   );
 }
 
-export async function openStore(url: string, _options: OpenStoreOptions = {}): Promise<Store> {
+/**
+ * Opens the store a URL names. The adapter is imported on demand, so a
+ * SQLite deployment never loads pg and the reverse.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const target = parseDatabaseUrl(url);
   if (target.dialect === 'sqlite') {
     const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
     return openSqliteStore(target.path);
   }
-  throw invalid('PostgreSQL support is not built yet');
+  const { openPostgresStore } = await import('./postgres/postgres-store.js');
+  return openPostgresStore(target.connectionString, {
+    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    ...(options.schema !== undefined ? { schema: options.schema } : {}),
+  });
 }
 
 /**

@@ -1,0 +1,231 @@
+/**
+ * The outbox on PostgreSQL. Every write is ONE statement (atomic on its
+ * own, one round trip), so many Sluice processes can share the table:
+ *
+ * - accept: the message and its idempotency key in one statement; the key's
+ *   `ON CONFLICT DO NOTHING` waits for a concurrent holder of the same key
+ *   and then yields to it, so one key stores one message however many
+ *   nodes receive the request.
+ * - claim: `FOR UPDATE SKIP LOCKED` per stream, in priority order, then the
+ *   lease update and the contact join: two nodes never get the same row,
+ *   and neither waits for the other.
+ * - settle: the whole batch as one JSON parameter, guarded by owner.
+ */
+import type {
+  AttemptRecord,
+  ClaimedMessage,
+  NewMessage,
+  StoredMessage,
+} from '../../core/message.js';
+import { MESSAGE_STATUSES, STREAMS } from '../../core/message.js';
+import type { Settlement } from '../../core/outcome.js';
+import type {
+  AcceptResult,
+  ClaimRequest,
+  IdempotencyClaim,
+  MessageStore,
+  StatusCounts,
+} from '../../core/ports/store.js';
+import {
+  attemptFromRow,
+  claimedFromRow,
+  decodeJsonb,
+  MESSAGE_INSERT_COLUMNS,
+  messageFromRow,
+  messageInsertValues,
+  type AttemptRow,
+  type ClaimedMessageRow,
+  type MessageRow,
+} from '../rows.js';
+import type { PgDatabase } from './pg-database.js';
+
+/** Must read as in the partial index `messages_claim` for the planner to use it. */
+const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
+
+/** Casts for INSERT … SELECT, where the target columns do not type the parameters. */
+const INSERT_CASTS: Record<string, string> = {
+  variables: '::json',
+  headers: '::json',
+  attempts: '::integer',
+  due_at: '::bigint',
+  created_at: '::bigint',
+  updated_at: '::bigint',
+  expires_at: '::bigint',
+};
+const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
+const PARAMS = MESSAGE_INSERT_COLUMNS.map((c, i) => `$${i + 1}${INSERT_CASTS[c] ?? '::text'}`);
+const N = MESSAGE_INSERT_COLUMNS.length;
+
+/** One CTE per stream, in priority order; each takes the room the ones before it left. */
+function claimSql(): string {
+  const picks = STREAMS.map((stream, rank) => {
+    const taken = STREAMS.slice(0, rank).map((_, r) => `(SELECT count(*) FROM pick${r})`);
+    const room = ['$2::bigint', ...taken].join(' - ');
+    return `pick${rank} AS (
+      SELECT id, due_at, ${rank} AS rank FROM messages
+      WHERE stream = '${stream}' AND ${CLAIMABLE} AND due_at <= $1
+      ORDER BY due_at LIMIT (${room})
+      FOR UPDATE SKIP LOCKED)`;
+  });
+  const picked = STREAMS.map((_, rank) => `SELECT * FROM pick${rank}`).join(' UNION ALL ');
+  return `WITH ${picks.join(',\n')},
+    picked AS (${picked}),
+    leased AS (
+      UPDATE messages m SET status = 'sending', due_at = $3, lease_owner = $4, updated_at = $1
+      FROM picked p WHERE m.id = p.id
+      RETURNING m.*, p.rank, p.due_at AS was_due_at)
+    SELECT l.*, c.id AS contact_id, c.attributes AS contact_attributes
+    FROM leased l LEFT JOIN contacts c ON c.email = l.to_email
+    ORDER BY l.rank, l.was_due_at`;
+}
+
+const SQL = {
+  insert: `INSERT INTO messages (${COLUMNS}) VALUES (${PARAMS.join(', ')})`,
+  insertWithKey: `WITH key AS (
+      INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
+      VALUES ($${N + 1}, $${N + 2}, $${N + 3}, $1, $${MESSAGE_INSERT_COLUMNS.indexOf('created_at') + 1})
+      ON CONFLICT (scope, key) DO NOTHING
+      RETURNING message_id)
+    INSERT INTO messages (${COLUMNS}) SELECT ${PARAMS.join(', ')} WHERE EXISTS (SELECT 1 FROM key)
+    RETURNING id`,
+  findKey: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+  get: `SELECT * FROM messages WHERE id = $1`,
+  attempts: `SELECT * FROM message_attempts WHERE message_id = $1 ORDER BY attempt`,
+  claim: claimSql(),
+  settle: `WITH input AS (
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
+        ord integer, id text, lease_owner text, status text, due_at bigint, last_error text,
+        at bigint, has_attempt boolean, relay text, started_at bigint, finished_at bigint,
+        outcome text, code integer, enhanced_code text, response text)),
+    settled AS (
+      UPDATE messages m
+      SET status = i.status, due_at = i.due_at, lease_owner = NULL, last_error = i.last_error,
+          attempts = m.attempts + CASE WHEN i.has_attempt THEN 1 ELSE 0 END, updated_at = i.at
+      FROM input i
+      WHERE m.id = i.id AND m.lease_owner = i.lease_owner AND m.status = 'sending'
+      RETURNING m.id, m.attempts, i.ord),
+    recorded AS (
+      INSERT INTO message_attempts
+        (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response)
+      SELECT s.id, s.attempts, i.relay, i.started_at, i.finished_at, i.outcome, i.code,
+             i.enhanced_code, i.response
+      FROM settled s JOIN input i ON i.ord = s.ord
+      WHERE i.has_attempt)
+    SELECT id FROM settled ORDER BY ord`,
+  release: `UPDATE messages SET status = 'queued', due_at = $1, lease_owner = NULL, updated_at = $1
+    WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'sending'`,
+  countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
+  nextDue: `SELECT least(${STREAMS.map(
+    (stream) =>
+      `(SELECT due_at FROM messages WHERE stream = '${stream}' AND ${CLAIMABLE} ORDER BY due_at LIMIT 1)`,
+  ).join(', ')}) AS next`,
+} as const;
+
+/** A settlement as one row of the settle statement's JSON input. */
+function settlementRow(s: Settlement, ord: number): Record<string, unknown> {
+  const a = s.attempt;
+  return {
+    ord,
+    id: s.id,
+    lease_owner: s.leaseOwner,
+    status: s.status,
+    due_at: s.status === 'deferred' ? s.dueAt : s.at,
+    last_error: s.lastError ?? null,
+    at: s.at,
+    has_attempt: a !== undefined,
+    relay: a?.relay ?? null,
+    started_at: a?.startedAt ?? null,
+    finished_at: a?.finishedAt ?? null,
+    outcome: a?.outcome ?? null,
+    code: a?.code ?? null,
+    enhanced_code: a?.enhancedCode ?? null,
+    response: a?.response ?? null,
+  };
+}
+
+export class PgMessageStore implements MessageStore {
+  constructor(private readonly db: PgDatabase) {}
+
+  async accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
+    const values = messageInsertValues(message, JSON.stringify);
+    if (!idempotency) {
+      await this.db.query(SQL.insert, values, 'sluice_accept');
+      return { kind: 'created', id: message.id };
+    }
+    const { scope, key, requestHash } = idempotency;
+    const inserted = await this.db.query(
+      SQL.insertWithKey,
+      [...values, scope, key, requestHash],
+      'sluice_accept_key',
+    );
+    if (inserted.rowCount === 1) return { kind: 'created', id: message.id };
+    const [previous] = await this.db.rows<{ request_hash: string; message_id: string }>(
+      SQL.findKey,
+      [scope, key],
+    );
+    if (!previous) throw new Error(`idempotency key ${scope}/${key} vanished after a conflict`);
+    return previous.request_hash === requestHash
+      ? { kind: 'replayed', id: previous.message_id }
+      : { kind: 'conflict' };
+  }
+
+  async get(id: string): Promise<StoredMessage | undefined> {
+    const [row] = await this.db.rows<MessageRow>(SQL.get, [id]);
+    return row ? messageFromRow(row, decodeJsonb) : undefined;
+  }
+
+  async attempts(id: string): Promise<AttemptRecord[]> {
+    return (await this.db.rows<AttemptRow>(SQL.attempts, [id])).map(attemptFromRow);
+  }
+
+  async claim({ limit, leaseMs, owner, now }: ClaimRequest): Promise<ClaimedMessage[]> {
+    if (limit <= 0) return [];
+    const rows = await this.db.rows<ClaimedMessageRow>(
+      SQL.claim,
+      [now, limit, now + leaseMs, owner],
+      'sluice_claim',
+    );
+    return rows.map((row) => claimedFromRow(row, decodeJsonb));
+  }
+
+  /**
+   * One statement for the batch. An id given twice is settled by its first
+   * settlement only (the second would find the row no longer `sending`, as
+   * it would on SQLite). The attempt number is the row's counter after the
+   * increment.
+   */
+  async settle(settlements: Settlement[]): Promise<string[]> {
+    const seen = new Set<string>();
+    const input = settlements.flatMap((s, ord) => {
+      if (seen.has(s.id)) return [];
+      seen.add(s.id);
+      return [settlementRow(s, ord)];
+    });
+    if (input.length === 0) return [];
+    const rows = await this.db.rows<{ id: string }>(
+      SQL.settle,
+      [JSON.stringify(input)],
+      'sluice_settle',
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async release(ids: string[], owner: string, now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query(SQL.release, [now, ids, owner]);
+  }
+
+  async countByStatus(): Promise<StatusCounts> {
+    const rows = await this.db.rows<{ status: string; n: number }>(SQL.countByStatus);
+    const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
+    for (const row of rows) {
+      if (row.status in counts) counts[row.status as keyof StatusCounts] = Number(row.n);
+    }
+    return counts;
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ next: number | null }>(SQL.nextDue);
+    return row?.next ?? undefined;
+  }
+}

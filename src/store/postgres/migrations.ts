@@ -1,0 +1,120 @@
+import type { Migration } from '../migration.js';
+
+/**
+ * PostgreSQL schema, forward-only: the SQLite schema in this dialect.
+ * Timestamps are BIGINT epoch milliseconds (parsed back to numbers, see
+ * postgres-store.ts); ids are text made by the application.
+ *
+ * - Ids are `COLLATE "C"`: pages are keyed by id (`id > $after ORDER BY id`),
+ *   and byte order keeps them in the same order as on SQLite whatever the
+ *   database's locale.
+ * - Contact attributes are JSONB: upserts merge them with `||` and `-`, and
+ *   segments will query them. A message's variables and headers are JSON
+ *   (text kept as written): they are written once and read whole, and JSON
+ *   keeps their key order (JSONB sorts keys), which Liquid loops and the
+ *   order of extra headers in the MIME output can see.
+ * - The claim index is partial (claimable rows only) and keyed by
+ *   (stream, due_at): the claimer asks one stream at a time, due first.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001_init',
+    sql: `
+CREATE TABLE api_keys (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  hash text NOT NULL UNIQUE,
+  prefix text NOT NULL,
+  created_at bigint NOT NULL,
+  revoked_at bigint
+);
+
+CREATE TABLE contacts (
+  id text COLLATE "C" PRIMARY KEY,
+  email text NOT NULL UNIQUE,
+  attributes jsonb NOT NULL DEFAULT '{}',
+  status text NOT NULL DEFAULT 'active'
+    CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+CREATE TABLE lists (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  description text NOT NULL DEFAULT '',
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE list_members (
+  list_id text COLLATE "C" NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  added_at bigint NOT NULL,
+  PRIMARY KEY (list_id, contact_id)
+);
+CREATE INDEX list_members_contact ON list_members (contact_id);
+
+CREATE TABLE templates (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  subject text NOT NULL,
+  html text,
+  text text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+CREATE TABLE messages (
+  id text COLLATE "C" PRIMARY KEY,
+  stream text NOT NULL CHECK (stream IN ('transactional', 'bulk')),
+  from_email text NOT NULL,
+  from_name text,
+  to_email text NOT NULL,
+  to_name text,
+  reply_to_email text,
+  reply_to_name text,
+  template_id text,
+  subject text,
+  html text,
+  text text,
+  variables json NOT NULL,
+  headers json NOT NULL,
+  message_id text NOT NULL,
+  status text NOT NULL CHECK (status IN
+    ('queued', 'sending', 'deferred', 'delivered', 'bounced', 'expired', 'failed', 'suppressed')),
+  attempts integer NOT NULL DEFAULT 0,
+  due_at bigint NOT NULL,
+  lease_owner text,
+  last_error text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX messages_claim ON messages (stream, due_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+CREATE INDEX messages_status ON messages (status);
+
+CREATE TABLE message_attempts (
+  message_id text COLLATE "C" NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  attempt integer NOT NULL,
+  relay text,
+  started_at bigint NOT NULL,
+  finished_at bigint NOT NULL,
+  outcome text NOT NULL,
+  code integer,
+  enhanced_code text,
+  response text NOT NULL,
+  PRIMARY KEY (message_id, attempt)
+);
+
+CREATE TABLE idempotency_keys (
+  scope text NOT NULL,
+  key text NOT NULL,
+  request_hash text NOT NULL,
+  message_id text NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+`,
+  },
+];

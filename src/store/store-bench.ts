@@ -1,0 +1,173 @@
+/**
+ * A small benchmark of the store's hot paths, for docs/storage.md:
+ *
+ *   node dist/src/store/store-bench.js [database-url] [--messages N] [--clients C]
+ *
+ * 1. accept: C concurrent callers (as C HTTP clients would be), each
+ *    accepting its next message as soon as the previous one is committed,
+ *    until N are stored. Run with group commit and with one transaction per
+ *    accept (SQLite only: the batch size forced to 1).
+ * 2. claim + settle: drain a 100k-row outbox in claims of 1,000, settling
+ *    each batch as delivered; reports the first claim's latency and rows/s.
+ *
+ * Defaults to a temp SQLite file. A PostgreSQL URL runs in a throwaway
+ * schema that is dropped at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { newId } from '../core/ids.js';
+import type { NewMessage } from '../core/message.js';
+import type { Store } from '../core/ports/store.js';
+import { openStore } from './open-store.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+
+const T0 = 1_700_000_000_000;
+
+function message(i: number): NewMessage {
+  const id = newId('message');
+  return {
+    id,
+    stream: i % 10 === 0 ? 'transactional' : 'bulk',
+    from: { email: 'news@example.test', name: 'News' },
+    to: { email: `r${i}@example.test` },
+    templateId: 'tpl_welcome',
+    variables: { name: `Reader ${i}`, plan: 'pro', items: [1, 2, 3] },
+    headers: { 'X-Campaign': 'bench' },
+    messageId: `${id}@example.test`,
+    createdAt: T0 + i,
+    expiresAt: T0 + 86_400_000,
+  };
+}
+
+async function acceptRate(store: Store, total: number, clients: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const client = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      await store.messages.accept(message(i), {
+        scope: 'key_bench',
+        key: `k${i}`,
+        requestHash: 'h',
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return total / ((performance.now() - started) / 1000);
+}
+
+async function seed(store: Store, total: number): Promise<void> {
+  const wave = 1000;
+  for (let i = 0; i < total; i += wave) {
+    const count = Math.min(wave, total - i);
+    await Promise.all(
+      Array.from({ length: count }, (_, k) => store.messages.accept(message(i + k))),
+    );
+  }
+}
+
+async function drain(store: Store, total: number): Promise<{ firstClaimMs: number; rate: number }> {
+  const now = T0 + total + 1;
+  let done = 0;
+  let firstClaimMs = 0;
+  const started = performance.now();
+  for (;;) {
+    const before = performance.now();
+    const claimed = await store.messages.claim({ limit: 1000, leaseMs: 60_000, owner: 'w1', now });
+    if (done === 0) firstClaimMs = performance.now() - before;
+    if (claimed.length === 0) break;
+    await store.messages.settle(
+      claimed.map((m) => ({ id: m.id, leaseOwner: 'w1', status: 'delivered' as const, at: now })),
+    );
+    done += claimed.length;
+  }
+  if (done !== total) throw new Error(`drained ${done} of ${total}`);
+  return { firstClaimMs, rate: done / ((performance.now() - started) / 1000) };
+}
+
+interface Target {
+  label: string;
+  open(variant: 'group' | 'single'): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+async function sqliteTarget(): Promise<Target> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
+  let n = 0;
+  return {
+    label: `sqlite (${dir})`,
+    open: (variant) => {
+      n += 1;
+      const path = join(dir, `bench-${n}.db`);
+      const store = openSqliteStore(path, variant === 'single' ? { acceptBatch: 1 } : {});
+      return Promise.resolve(store);
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+function postgresTarget(url: string): Target {
+  const schemas: string[] = [];
+  return {
+    label: 'postgres',
+    open: async () => {
+      const schema = `sluice_bench_${randomBytes(4).toString('hex')}`;
+      schemas.push(schema);
+      return openStore(url, { schema, poolSize: 10 });
+    },
+    cleanup: async () => {
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      messages: { type: 'string', default: '20000' },
+      clients: { type: 'string', default: '200' },
+      outbox: { type: 'string', default: '100000' },
+    },
+  });
+  const total = Number(values.messages);
+  const clients = Number(values.clients);
+  const outbox = Number(values.outbox);
+  const url = positionals[0];
+  const target = url?.startsWith('postgres') ? postgresTarget(url) : await sqliteTarget();
+  console.log(`# ${target.label}: ${total} accepts by ${clients} clients; outbox of ${outbox}`);
+  try {
+    const variants = url?.startsWith('postgres')
+      ? (['group'] as const)
+      : (['group', 'single'] as const);
+    for (const variant of variants) {
+      const store = await target.open(variant);
+      await store.migrate();
+      const rate = await acceptRate(store, total, clients);
+      console.log(
+        `accept (${variant === 'group' ? 'group commit' : 'one tx each'}): ${Math.round(rate)}/s`,
+      );
+      await store.close();
+    }
+    const store = await target.open('group');
+    await store.migrate();
+    const seeded = performance.now();
+    await seed(store, outbox);
+    console.log(`seed ${outbox} rows: ${Math.round(performance.now() - seeded)} ms`);
+    const { firstClaimMs, rate } = await drain(store, outbox);
+    console.log(`claim 1000 of ${outbox}: ${firstClaimMs.toFixed(1)} ms`);
+    console.log(`claim+settle in batches of 1000: ${Math.round(rate)} rows/s`);
+    await store.close();
+  } finally {
+    await target.cleanup();
+  }
+}
+
+await main();
