@@ -1,0 +1,72 @@
+/**
+ * `npm run bench`: every benchmark, each beside its same-run baseline,
+ * printed as figures (median of RUNS, with min and max) and ratios.
+ * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it.
+ */
+import { cpus, totalmem } from 'node:os';
+import { bareFastifyAccept, sluiceAccept } from './http-accept.js';
+import { outboxToSink, type OutboxRun } from './outbox-delivery.js';
+import { ensurePostfixTools, line, smtpSourceToSink, stats } from './support.js';
+
+const RUNS = Number(process.env.SLUICE_BENCH_RUNS ?? 3);
+const MESSAGES = Number(process.env.SLUICE_BENCH_MESSAGES ?? 20_000);
+const ACCEPTS = Number(process.env.SLUICE_BENCH_ACCEPTS ?? 10_000);
+const SESSIONS = 10;
+
+async function main(): Promise<void> {
+  console.log(`# Sluice benchmarks — ${new Date().toISOString()}`);
+  console.log(
+    `# machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  );
+  console.log(
+    `# runs: ${RUNS}; delivery: ${MESSAGES} messages of ~2 KB over ${SESSIONS} connections; accept: ${ACCEPTS} requests, 64 open\n`,
+  );
+
+  console.log('## HTTP accept (POST /v1/messages → durable commit → 202)');
+  const bare: number[] = [];
+  const accept: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    bare.push(await bareFastifyAccept(ACCEPTS, 64));
+    accept.push(await sluiceAccept(ACCEPTS, 64));
+  }
+  const bareMedian = stats(bare).median;
+  console.log(line('baseline: bare Fastify POST → 202, nothing stored', bare, 'req/s'));
+  console.log(
+    line('sluice: validate + strict render + SQLite FULL commit', accept, 'msg/s', bareMedian),
+  );
+  console.log('');
+
+  console.log('## Outbox → SMTP relay (claim, render, MIME, send, settle)');
+  if (!ensurePostfixTools()) {
+    console.log(
+      'smtp-sink/smtp-source not available (apt-get install postfix failed): delivery benchmark skipped',
+    );
+    return;
+  }
+  const raw: number[] = [];
+  const runs: OutboxRun[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    raw.push(await smtpSourceToSink(MESSAGES, SESSIONS, 2000));
+    runs.push(await outboxToSink(MESSAGES, SESSIONS));
+  }
+  const rawMedian = stats(raw).median;
+  console.log(line('baseline: smtp-source → smtp-sink (Postfix C tools)', raw, 'msg/s'));
+  console.log(
+    line(
+      'sluice: SQLite outbox → worker → smtp-sink',
+      runs.map((r) => r.msgPerSec),
+      'msg/s',
+      rawMedian,
+    ),
+  );
+  const cpu = stats(runs.map((r) => r.cpuMsPerMessage));
+  const rss = stats(runs.map((r) => r.peakRssMb));
+  console.log(
+    `  CPU per message (median): ${cpu.median.toFixed(3)} ms; peak RSS (median): ${rss.median.toFixed(0)} MiB`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,153 @@
+/**
+ * The composition root: the only place that picks concrete adapters and
+ * wires them together. `startSluice` runs one Sluice node (API, delivery
+ * worker, optional capture relay) and returns a handle whose `stop()` shuts
+ * it down in the safe order:
+ *
+ *   1. readiness turns false, the HTTP server stops taking requests and
+ *      finishes the ones it has (nothing half-accepted);
+ *   2. the worker stops claiming, lets in-flight sends finish within
+ *      `shutdownTimeout`, hands unsent claims back and flushes settlements;
+ *   3. the capture relay closes (after the worker: it may be delivering to it);
+ *   4. the store closes.
+ */
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { ensureAdminKey, type AdminKeyOutcome } from './admin-key.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { EventBus } from './core/events.js';
+import type { Store } from './core/ports/store.js';
+import type { SluiceConfig } from './config/config.js';
+import { withSinkPort } from './config/load.js';
+import { DeliveryWorker } from './delivery/worker.js';
+import { buildApp } from './http/app.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { TemplateEngine } from './render/liquid.js';
+import { startCaptureRelay } from './sink/capture-relay.js';
+import { openStore, redactDatabaseUrl } from './store/open-store.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Identifies this process in leases; default host name + pid. */
+  nodeId?: string;
+}
+
+export interface RunningSluice {
+  /** The configuration in effect (with the capture relay's real port). */
+  readonly config: Readonly<SluiceConfig>;
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:8025 */
+  readonly url: string;
+  readonly store: Store;
+  readonly adminKey: AdminKeyOutcome;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startSluice(
+  initialConfig: Readonly<SluiceConfig>,
+  options: StartOptions = {},
+): Promise<RunningSluice> {
+  let config = initialConfig;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.log.level);
+  const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
+
+  const store = await openStore(config.database.url, { poolSize: config.database.poolSize });
+  const cleanups: (() => Promise<void>)[] = [() => store.close()];
+  const cleanUp = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  };
+  try {
+    const applied = await store.migrate();
+    logger.info(
+      { database: redactDatabaseUrl(config.database.url), migrations: applied },
+      'database ready',
+    );
+    const adminKey = await ensureAdminKey(
+      store,
+      { dataDir: config.dataDir, ...config.auth },
+      clock,
+    );
+
+    const sink = config.sink.enabled
+      ? await startCaptureRelay({
+          host: config.sink.host,
+          port: config.sink.port,
+          keep: config.sink.keep,
+          logger,
+        })
+      : undefined;
+    if (sink) {
+      cleanups.push(() => sink.close());
+      config = withSinkPort(config, sink.port);
+    }
+
+    const templates = new TemplateEngine({
+      strict: config.templates.strict,
+      renderTimeoutMs: config.templates.renderTimeoutMs,
+    });
+    const events = new EventBus();
+    const metrics = createMetrics(events, store);
+    cleanups.push(() => Promise.resolve(metrics.close()));
+
+    const worker = config.delivery.enabled
+      ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
+      : undefined;
+    if (worker) {
+      worker.start();
+      cleanups.push(() => worker.stop(config.shutdownTimeoutMs));
+    }
+
+    let stopping = false;
+    const app: FastifyInstance = await buildApp({
+      store,
+      config,
+      clock,
+      events,
+      logger,
+      templates,
+      metrics,
+      ...(sink ? { sink } : {}),
+      onAccepted: () => worker?.wake(),
+      readiness: async () => {
+        const checks: Record<string, string> = {};
+        checks.shutdown = stopping ? 'stopping' : 'ok';
+        try {
+          await store.ping();
+          checks.database = 'ok';
+        } catch (error) {
+          logger.warn({ err: error }, 'readiness: the database does not answer');
+          checks.database = 'unreachable';
+        }
+        return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+      },
+    });
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.http.host, port: config.http.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host =
+      config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    logger.info({ url, nodeId, delivery: Boolean(worker), sink: sink?.port }, 'sluice started');
+
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      url,
+      store,
+      adminKey,
+      logger,
+      stop() {
+        stopping = true;
+        stopped ??= cleanUp().then(() => logger.info('sluice stopped'));
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
