@@ -4,9 +4,10 @@
  *   node dist/src/store/store-bench.js [database-url] [--messages N] [--clients C]
  *
  * 1. accept: C concurrent callers (as C HTTP clients would be), each
- *    accepting its next message as soon as the previous one is committed,
- *    until N are stored. Run with group commit and with one transaction per
- *    accept (SQLite only: the batch size forced to 1).
+ *    accepting its next message (with an idempotency key) as soon as the
+ *    previous one is committed, until N are stored. Run with group commit
+ *    and with one transaction per accept: on SQLite the batch size forced
+ *    to 1, on PostgreSQL one statement per accept on a pool of 10.
  * 2. claim + settle: drain a 100k-row outbox in claims of 1,000, settling
  *    each batch as delivered; reports the first claim's latency and rows/s.
  *
@@ -20,8 +21,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { newId } from '../core/ids.js';
 import type { NewMessage } from '../core/message.js';
-import type { Store } from '../core/ports/store.js';
+import type { AcceptResult, IdempotencyClaim, Store } from '../core/ports/store.js';
 import { openStore } from './open-store.js';
+import { acceptOne } from './postgres/accept.js';
+import { PgDatabase } from './postgres/pg-database.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -42,17 +45,15 @@ function message(i: number): NewMessage {
   };
 }
 
-async function acceptRate(store: Store, total: number, clients: number): Promise<number> {
+type Accept = (message: NewMessage, idempotency: IdempotencyClaim) => Promise<AcceptResult>;
+
+async function acceptRate(accept: Accept, total: number, clients: number): Promise<number> {
   let next = 0;
   const started = performance.now();
   const client = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      await store.messages.accept(message(i), {
-        scope: 'key_bench',
-        key: `k${i}`,
-        requestHash: 'h',
-      });
+      await accept(message(i), { scope: 'key_bench', key: `k${i}`, requestHash: 'h' });
     }
   };
   await Promise.all(Array.from({ length: clients }, client));
@@ -90,8 +91,22 @@ async function drain(store: Store, total: number): Promise<{ firstClaimMs: numbe
 
 interface Target {
   label: string;
-  open(variant: 'group' | 'single'): Promise<Store>;
-  cleanup(): Promise<void>;
+  open: (variant: 'group' | 'single') => Promise<Opened>;
+  cleanup: () => Promise<void>;
+}
+
+interface Opened {
+  store: Store;
+  accept: Accept;
+  close: () => Promise<void>;
+}
+
+function viaStore(store: Store): Opened {
+  return {
+    store,
+    accept: (m, claim) => store.messages.accept(m, claim),
+    close: () => store.close(),
+  };
 }
 
 async function sqliteTarget(): Promise<Target> {
@@ -103,7 +118,7 @@ async function sqliteTarget(): Promise<Target> {
       n += 1;
       const path = join(dir, `bench-${n}.db`);
       const store = openSqliteStore(path, variant === 'single' ? { acceptBatch: 1 } : {});
-      return Promise.resolve(store);
+      return Promise.resolve(viaStore(store));
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
@@ -113,10 +128,27 @@ function postgresTarget(url: string): Target {
   const schemas: string[] = [];
   return {
     label: 'postgres',
-    open: async () => {
+    open: async (variant) => {
       const schema = `sluice_bench_${randomBytes(4).toString('hex')}`;
       schemas.push(schema);
-      return openStore(url, { schema, poolSize: 10 });
+      const store = await openStore(url, { schema, poolSize: 10 });
+      if (variant === 'group') return viaStore(store);
+      // One statement per accept, concurrently on the pool: what accept did before group commit.
+      const { default: pg } = await import('pg');
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: 10,
+        options: `-c search_path=${schema}`,
+      });
+      const db = new PgDatabase(pool);
+      return {
+        store,
+        accept: (m, idempotency) => acceptOne(db, { message: m, idempotency }),
+        close: async () => {
+          await pool.end();
+          await store.close();
+        },
+      };
     },
     cleanup: async () => {
       const { default: pg } = await import('pg');
@@ -144,19 +176,16 @@ async function main(): Promise<void> {
   const target = url?.startsWith('postgres') ? postgresTarget(url) : await sqliteTarget();
   console.log(`# ${target.label}: ${total} accepts by ${clients} clients; outbox of ${outbox}`);
   try {
-    const variants = url?.startsWith('postgres')
-      ? (['group'] as const)
-      : (['group', 'single'] as const);
-    for (const variant of variants) {
-      const store = await target.open(variant);
-      await store.migrate();
-      const rate = await acceptRate(store, total, clients);
+    for (const variant of ['group', 'single'] as const) {
+      const opened = await target.open(variant);
+      await opened.store.migrate();
+      const rate = await acceptRate(opened.accept, total, clients);
       console.log(
         `accept (${variant === 'group' ? 'group commit' : 'one tx each'}): ${Math.round(rate)}/s`,
       );
-      await store.close();
+      await opened.close();
     }
-    const store = await target.open('group');
+    const { store } = await target.open('group');
     await store.migrate();
     const seeded = performance.now();
     await seed(store, outbox);

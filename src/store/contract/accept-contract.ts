@@ -107,6 +107,29 @@ export function acceptContract(make: MakeStore): void {
         assert.equal((await store.messages.countByStatus()).queued, 1);
       }));
 
+    it('judges a key repeated within one batch against the first use', () =>
+      withStore(make, async (store) => {
+        const [a, b, c] = [newMessage(), newMessage(), newMessage()];
+        const results = await Promise.all([
+          store.messages.accept(a, claimFor('k', 'hash-1')),
+          store.messages.accept(b, claimFor('k', 'hash-2')),
+          store.messages.accept(c, claimFor('k', 'hash-1')),
+          store.messages.accept(newMessage(), claimFor('other', 'hash-1')),
+        ]);
+        assert.deepEqual(results.slice(0, 3), [
+          { kind: 'created', id: a.id },
+          { kind: 'conflict' },
+          { kind: 'replayed', id: a.id },
+        ]);
+        assert.equal(results[3]?.kind, 'created');
+        const again = await Promise.all([
+          store.messages.accept(newMessage(), claimFor('k', 'hash-2')),
+          store.messages.accept(newMessage(), claimFor('k', 'hash-1')),
+        ]);
+        assert.deepEqual(again, [{ kind: 'conflict' }, { kind: 'replayed', id: a.id }]);
+        assert.equal((await store.messages.countByStatus()).queued, 2);
+      }));
+
     it('rejects a duplicate id with ERR_CONFLICT without failing the other accepts', () =>
       withStore(make, async (store) => {
         const original = newMessage();

@@ -2,10 +2,10 @@
  * The outbox on PostgreSQL. Every write is ONE statement (atomic on its
  * own, one round trip), so many Sluice processes can share the table:
  *
- * - accept: the message and its idempotency key in one statement; the key's
- *   `ON CONFLICT DO NOTHING` waits for a concurrent holder of the same key
- *   and then yields to it, so one key stores one message however many
- *   nodes receive the request.
+ * - accept: group-committed, one statement per batch (see accept.ts); an
+ *   idempotency key's `ON CONFLICT DO NOTHING` waits for a concurrent
+ *   holder of the same key and then yields to it, so one key stores one
+ *   message however many nodes receive the request.
  * - claim: `FOR UPDATE SKIP LOCKED` per stream, in priority order, then the
  *   lease update and the contact join: two nodes never get the same row,
  *   and neither waits for the other.
@@ -26,35 +26,21 @@ import type {
   MessageStore,
   StatusCounts,
 } from '../../core/ports/store.js';
+import { GroupCommit } from '../group-commit.js';
 import {
   attemptFromRow,
   claimedFromRow,
   decodeJsonb,
-  MESSAGE_INSERT_COLUMNS,
   messageFromRow,
-  messageInsertValues,
   type AttemptRow,
   type ClaimedMessageRow,
   type MessageRow,
 } from '../rows.js';
+import { commitAccepts, type AcceptItem } from './accept.js';
 import type { PgDatabase } from './pg-database.js';
 
 /** Must read as in the partial index `messages_claim` for the planner to use it. */
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
-
-/** Casts for INSERT … SELECT, where the target columns do not type the parameters. */
-const INSERT_CASTS: Record<string, string> = {
-  variables: '::json',
-  headers: '::json',
-  attempts: '::integer',
-  due_at: '::bigint',
-  created_at: '::bigint',
-  updated_at: '::bigint',
-  expires_at: '::bigint',
-};
-const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
-const PARAMS = MESSAGE_INSERT_COLUMNS.map((c, i) => `$${i + 1}${INSERT_CASTS[c] ?? '::text'}`);
-const N = MESSAGE_INSERT_COLUMNS.length;
 
 /** One CTE per stream, in priority order; each takes the room the ones before it left. */
 function claimSql(): string {
@@ -71,24 +57,17 @@ function claimSql(): string {
   return `WITH ${picks.join(',\n')},
     picked AS (${picked}),
     leased AS (
-      UPDATE messages m SET status = 'sending', due_at = $3, lease_owner = $4, updated_at = $1
-      FROM picked p WHERE m.id = p.id
-      RETURNING m.*, p.rank, p.due_at AS was_due_at)
+      UPDATE messages SET status = 'sending', due_at = $3, lease_owner = $4, updated_at = $1
+      WHERE id = ANY (ARRAY(SELECT id FROM picked))
+      RETURNING *)
     SELECT l.*, c.id AS contact_id, c.attributes AS contact_attributes
-    FROM leased l LEFT JOIN contacts c ON c.email = l.to_email
-    ORDER BY l.rank, l.was_due_at`;
+    FROM leased l
+    JOIN picked p ON p.id = l.id
+    LEFT JOIN contacts c ON c.email = l.to_email
+    ORDER BY p.rank, p.due_at`;
 }
 
-const SQL = {
-  insert: `INSERT INTO messages (${COLUMNS}) VALUES (${PARAMS.join(', ')})`,
-  insertWithKey: `WITH key AS (
-      INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
-      VALUES ($${N + 1}, $${N + 2}, $${N + 3}, $1, $${MESSAGE_INSERT_COLUMNS.indexOf('created_at') + 1})
-      ON CONFLICT (scope, key) DO NOTHING
-      RETURNING message_id)
-    INSERT INTO messages (${COLUMNS}) SELECT ${PARAMS.join(', ')} WHERE EXISTS (SELECT 1 FROM key)
-    RETURNING id`,
-  findKey: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+export const OUTBOX_SQL = {
   get: `SELECT * FROM messages WHERE id = $1`,
   attempts: `SELECT * FROM message_attempts WHERE message_id = $1 ORDER BY attempt`,
   claim: claimSql(),
@@ -144,44 +123,34 @@ function settlementRow(s: Settlement, ord: number): Record<string, unknown> {
 }
 
 export class PgMessageStore implements MessageStore {
-  constructor(private readonly db: PgDatabase) {}
+  private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
 
-  async accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
-    const values = messageInsertValues(message, JSON.stringify);
-    if (!idempotency) {
-      await this.db.query(SQL.insert, values, 'sluice_accept');
-      return { kind: 'created', id: message.id };
-    }
-    const { scope, key, requestHash } = idempotency;
-    const inserted = await this.db.query(
-      SQL.insertWithKey,
-      [...values, scope, key, requestHash],
-      'sluice_accept_key',
-    );
-    if (inserted.rowCount === 1) return { kind: 'created', id: message.id };
-    const [previous] = await this.db.rows<{ request_hash: string; message_id: string }>(
-      SQL.findKey,
-      [scope, key],
-    );
-    if (!previous) throw new Error(`idempotency key ${scope}/${key} vanished after a conflict`);
-    return previous.request_hash === requestHash
-      ? { kind: 'replayed', id: previous.message_id }
-      : { kind: 'conflict' };
+  constructor(private readonly db: PgDatabase) {
+    this.accepts = new GroupCommit({ commit: (items) => commitAccepts(db, items) });
+  }
+
+  accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
+    return this.accepts.submit({ message, idempotency });
+  }
+
+  /** Waits for accepts already submitted, then refuses new ones. */
+  close(): Promise<void> {
+    return this.accepts.close();
   }
 
   async get(id: string): Promise<StoredMessage | undefined> {
-    const [row] = await this.db.rows<MessageRow>(SQL.get, [id]);
+    const [row] = await this.db.rows<MessageRow>(OUTBOX_SQL.get, [id]);
     return row ? messageFromRow(row, decodeJsonb) : undefined;
   }
 
   async attempts(id: string): Promise<AttemptRecord[]> {
-    return (await this.db.rows<AttemptRow>(SQL.attempts, [id])).map(attemptFromRow);
+    return (await this.db.rows<AttemptRow>(OUTBOX_SQL.attempts, [id])).map(attemptFromRow);
   }
 
   async claim({ limit, leaseMs, owner, now }: ClaimRequest): Promise<ClaimedMessage[]> {
     if (limit <= 0) return [];
     const rows = await this.db.rows<ClaimedMessageRow>(
-      SQL.claim,
+      OUTBOX_SQL.claim,
       [now, limit, now + leaseMs, owner],
       'sluice_claim',
     );
@@ -203,7 +172,7 @@ export class PgMessageStore implements MessageStore {
     });
     if (input.length === 0) return [];
     const rows = await this.db.rows<{ id: string }>(
-      SQL.settle,
+      OUTBOX_SQL.settle,
       [JSON.stringify(input)],
       'sluice_settle',
     );
@@ -212,11 +181,11 @@ export class PgMessageStore implements MessageStore {
 
   async release(ids: string[], owner: string, now: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.query(SQL.release, [now, ids, owner]);
+    await this.db.query(OUTBOX_SQL.release, [now, ids, owner]);
   }
 
   async countByStatus(): Promise<StatusCounts> {
-    const rows = await this.db.rows<{ status: string; n: number }>(SQL.countByStatus);
+    const rows = await this.db.rows<{ status: string; n: number }>(OUTBOX_SQL.countByStatus);
     const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
     for (const row of rows) {
       if (row.status in counts) counts[row.status as keyof StatusCounts] = Number(row.n);
@@ -225,7 +194,7 @@ export class PgMessageStore implements MessageStore {
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    const [row] = await this.db.rows<{ next: number | null }>(SQL.nextDue);
+    const [row] = await this.db.rows<{ next: number | null }>(OUTBOX_SQL.nextDue);
     return row?.next ?? undefined;
   }
 }

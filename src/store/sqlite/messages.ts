@@ -45,7 +45,7 @@ interface AcceptItem {
 /** Must read exactly as in the partial index `messages_claim`, or SQLite will not use it. */
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
 
-const SQL = {
+export const OUTBOX_SQL = {
   insertMessage: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')})`,
   findIdempotency: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = ? AND key = ?`,
@@ -118,7 +118,7 @@ export class SqliteMessageStore implements MessageStore {
   private acceptOne({ message, idempotency }: AcceptItem): AcceptResult {
     if (idempotency) {
       const previous = this.cache
-        .get<{ request_hash: string; message_id: string }>(SQL.findIdempotency)
+        .get<{ request_hash: string; message_id: string }>(OUTBOX_SQL.findIdempotency)
         .get(idempotency.scope, idempotency.key);
       if (previous) {
         return previous.request_hash === idempotency.requestHash
@@ -126,10 +126,10 @@ export class SqliteMessageStore implements MessageStore {
           : { kind: 'conflict' };
       }
     }
-    this.cache.get(SQL.insertMessage).run(...messageInsertValues(message, JSON.stringify));
+    this.cache.get(OUTBOX_SQL.insertMessage).run(...messageInsertValues(message, JSON.stringify));
     if (idempotency) {
       this.cache
-        .get(SQL.insertIdempotency)
+        .get(OUTBOX_SQL.insertIdempotency)
         .run(
           idempotency.scope,
           idempotency.key,
@@ -143,13 +143,15 @@ export class SqliteMessageStore implements MessageStore {
 
   get(id: string): Promise<StoredMessage | undefined> {
     return promised(() => {
-      const row = this.cache.get<MessageRow>(SQL.get).get(id);
+      const row = this.cache.get<MessageRow>(OUTBOX_SQL.get).get(id);
       return row ? messageFromRow(row, decodeJsonText) : undefined;
     });
   }
 
   attempts(id: string): Promise<AttemptRecord[]> {
-    return promised(() => this.cache.get<AttemptRow>(SQL.attempts).all(id).map(attemptFromRow));
+    return promised(() =>
+      this.cache.get<AttemptRow>(OUTBOX_SQL.attempts).all(id).map(attemptFromRow),
+    );
   }
 
   /** Streams in priority order (transactional first); within one, the rows due first. */
@@ -160,8 +162,8 @@ export class SqliteMessageStore implements MessageStore {
       for (const stream of STREAMS) {
         const room = limit - claimed.length;
         if (room <= 0) break;
-        const rows = this.cache.get<ClaimedMessageRow>(SQL.pick).all(stream, now, room);
-        const lease = this.cache.get(SQL.lease);
+        const rows = this.cache.get<ClaimedMessageRow>(OUTBOX_SQL.pick).all(stream, now, room);
+        const lease = this.cache.get(OUTBOX_SQL.lease);
         for (const row of rows) {
           lease.run(leaseUntil, owner, now, row.id);
           claimed.push({
@@ -187,8 +189,8 @@ export class SqliteMessageStore implements MessageStore {
   settle(settlements: Settlement[]): Promise<string[]> {
     const run = this.cache.db.transaction(() => {
       const applied: string[] = [];
-      const update = this.cache.get<{ attempts: number }>(SQL.settle);
-      const insertAttempt = this.cache.get(SQL.insertAttempt);
+      const update = this.cache.get<{ attempts: number }>(OUTBOX_SQL.settle);
+      const insertAttempt = this.cache.get(OUTBOX_SQL.insertAttempt);
       for (const s of settlements) {
         const dueAt = s.status === 'deferred' ? s.dueAt : s.at;
         const row = update.get(
@@ -224,7 +226,7 @@ export class SqliteMessageStore implements MessageStore {
 
   release(ids: string[], owner: string, now: number): Promise<void> {
     const run = this.cache.db.transaction(() => {
-      const release = this.cache.get(SQL.release);
+      const release = this.cache.get(OUTBOX_SQL.release);
       for (const id of ids) release.run(now, now, id, owner);
     });
     return promised(() => run.immediate());
@@ -232,7 +234,7 @@ export class SqliteMessageStore implements MessageStore {
 
   countByStatus(): Promise<StatusCounts> {
     return promised(() => {
-      const rows = this.cache.get<{ status: string; n: number }>(SQL.countByStatus).all();
+      const rows = this.cache.get<{ status: string; n: number }>(OUTBOX_SQL.countByStatus).all();
       const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
       for (const row of rows) {
         if (row.status in counts) counts[row.status as keyof StatusCounts] = row.n;
@@ -243,7 +245,7 @@ export class SqliteMessageStore implements MessageStore {
 
   nextDueAt(): Promise<number | undefined> {
     return promised(() => {
-      const next = this.cache.get<{ due_at: number }>(SQL.nextDue);
+      const next = this.cache.get<{ due_at: number }>(OUTBOX_SQL.nextDue);
       const dues = STREAMS.flatMap((stream) => next.get(stream)?.due_at ?? []);
       return dues.length > 0 ? Math.min(...dues) : undefined;
     });

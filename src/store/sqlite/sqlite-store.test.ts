@@ -3,7 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { runStoreContract, type StoreHandle } from '../contract/store-contract.js';
+import { OUTBOX_SQL } from './messages.js';
 import { openSqliteStore } from './sqlite-store.js';
 
 async function makeStore(): Promise<StoreHandle> {
@@ -36,6 +38,33 @@ describe('sqlite store', () => {
         listenNotify: false,
       });
     } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite outbox queries', () => {
+  it('claim and nextDueAt search the partial claim index, not the table', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
+    const path = join(dir, 'sluice.db');
+    const store = openSqliteStore(path);
+    const db = new Database(path, { readonly: true });
+    try {
+      await store.migrate();
+      const plan = (sql: string, ...params: unknown[]): string =>
+        db
+          .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...params)
+          .map((row) => row.detail)
+          .join('\n');
+      assert.match(
+        plan(OUTBOX_SQL.pick, 'bulk', 0, 10),
+        /USING INDEX messages_claim \(stream=\? AND due_at<\?\)/,
+      );
+      assert.match(plan(OUTBOX_SQL.nextDue, 'bulk'), /USING INDEX messages_claim \(stream=\?\)/);
+    } finally {
+      db.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
