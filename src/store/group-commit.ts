@@ -85,6 +85,11 @@ export class GroupCommit<T, R> {
     });
   }
 
+  /** True once close() was called: submit() would reject. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Items waiting for a commit (for tests and metrics). */
   get pending(): number {
     return this.queue.length;

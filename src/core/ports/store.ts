@@ -202,7 +202,10 @@ export interface MessageStore {
   /**
    * Applies settlements in one transaction. A settlement whose row is no
    * longer leased by its owner is skipped (and its attempt not recorded).
-   * Returns the ids applied.
+   * Returns the ids applied. A settlement that carries an `attempt` adds one
+   * to the row's `attempts` and records the attempt under that new count
+   * (the store numbers attempts; the record's own `attempt` is not used);
+   * one without (a render failure, a suppression) leaves the count alone.
    */
   settle(settlements: Settlement[]): Promise<string[]>;
   /** Hands unsent claims back (status queued, due now) on graceful shutdown. */

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
 import { contactsContract } from './contacts-contract.js';
-import type { MakeStore } from './fixtures.js';
+import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { templatesContract } from './templates-contract.js';
 
@@ -32,6 +32,24 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
           assert.equal(await store.apiKeys.countActive(), 0, 'the tables are there');
         } finally {
           await cleanup();
+        }
+      });
+
+      it('commits accepts already submitted when closed, then refuses with ERR_STORE_UNAVAILABLE', async () => {
+        const handle = await makeStore();
+        try {
+          await handle.store.migrate();
+          const pending = [newMessage(), newMessage()].map((m) => handle.store.messages.accept(m));
+          const closing = handle.store.close();
+          const results = await Promise.all(pending);
+          await closing;
+          assert.deepEqual(
+            results.map((r) => r.kind),
+            ['created', 'created'],
+          );
+          await rejectsWith(handle.store.messages.accept(newMessage()), 'ERR_STORE_UNAVAILABLE');
+        } finally {
+          await handle.cleanup();
         }
       });
 

@@ -36,6 +36,7 @@ import {
   type ClaimedMessageRow,
   type MessageRow,
 } from '../rows.js';
+import { unavailableError } from '../store-errors.js';
 import { commitAccepts, type AcceptItem } from './accept.js';
 import type { PgDatabase } from './pg-database.js';
 
@@ -130,6 +131,7 @@ export class PgMessageStore implements MessageStore {
   }
 
   accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
+    if (this.accepts.isClosed) return Promise.reject(unavailableError('the store is closed'));
     return this.accepts.submit({ message, idempotency });
   }
 

@@ -35,6 +35,7 @@ import {
   type MessageRow,
 } from '../rows.js';
 import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-errors.js';
+import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
 interface AcceptItem {
@@ -86,6 +87,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
+    if (this.accepts.isClosed) return Promise.reject(unavailableError('the store is closed'));
     return this.accepts.submit({ message, idempotency });
   }
 
@@ -156,6 +158,7 @@ export class SqliteMessageStore implements MessageStore {
 
   /** Streams in priority order (transactional first); within one, the rows due first. */
   claim({ limit, leaseMs, owner, now }: ClaimRequest): Promise<ClaimedMessage[]> {
+    if (limit <= 0) return Promise.resolve([]);
     const leaseUntil = now + leaseMs;
     const run = this.cache.db.transaction(() => {
       const claimed: ClaimedMessage[] = [];
@@ -187,6 +190,7 @@ export class SqliteMessageStore implements MessageStore {
    * retried worker can never write a duplicate attempt.
    */
   settle(settlements: Settlement[]): Promise<string[]> {
+    if (settlements.length === 0) return Promise.resolve([]);
     const run = this.cache.db.transaction(() => {
       const applied: string[] = [];
       const update = this.cache.get<{ attempts: number }>(OUTBOX_SQL.settle);
@@ -225,6 +229,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   release(ids: string[], owner: string, now: number): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
     const run = this.cache.db.transaction(() => {
       const release = this.cache.get(OUTBOX_SQL.release);
       for (const id of ids) release.run(now, now, id, owner);

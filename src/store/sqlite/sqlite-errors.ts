@@ -9,7 +9,12 @@ import { conflictError, unavailableError } from '../store-errors.js';
  */
 export function mapSqliteError(error: unknown, values: Record<string, unknown> = {}): Error {
   if (!(error instanceof Error)) return new Error(String(error));
-  if (isSluiceError(error) || !(error instanceof Database.SqliteError)) return error;
+  if (isSluiceError(error)) return error;
+  // better-sqlite3 throws a TypeError, not a SqliteError, once the file is closed (shutdown).
+  if (/database connection is not open/.test(error.message)) {
+    return unavailableError('the store is closed', error);
+  }
+  if (!(error instanceof Database.SqliteError)) return error;
   if (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     const column = /constraint failed: \w+\.(\w+)/.exec(error.message)?.[1] ?? 'id';
     return conflictError(column, values[column]);

@@ -42,15 +42,18 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /** Opens (creating it and its folder when missing) the database file at `path`, or `:memory:`. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  let db: Database.Database | undefined;
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    db = new Database(path);
+    // busy_timeout first: switching to WAL needs the lock another process may hold.
+    db.pragma(`busy_timeout = ${Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
-    db.pragma(`busy_timeout = ${Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)}`);
     db.pragma('foreign_keys = ON');
     return new SqliteStore(db, options);
   } catch (error) {
+    db?.close();
     throw mapSqliteError(error);
   }
 }
