@@ -5,8 +5,8 @@
  * Durability: PostgreSQL's default `synchronous_commit = on` flushes the WAL
  * before COMMIT returns, so an accepted message survives a crash of the
  * database server; nothing here lowers it. Accepts are group-committed
- * (postgres/accept.ts): one statement per batch beats one per accept by 5×
- * on 2 cores, because the round trips, not the flushes, cost the most.
+ * (postgres/accept.ts): one statement per batch beats one per accept by
+ * about 3.5× on 2 cores, where the round trips cost more than the flushes.
  *
  * Types: BIGINT (epoch ms, counts) comes back as a JS number through a
  * per-pool type parser (safe below 2^53; the global pg.types is left
