@@ -96,6 +96,17 @@ export async function startSluice(
       ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
       : undefined;
     if (worker) {
+      if (store.capabilities.singleWriter) {
+        // One process per SQLite file: claims still held are from a previous
+        // run that was killed, so they can be taken back now.
+        const reclaimed = await store.messages.reclaimAbandoned(clock.now());
+        if (reclaimed > 0) {
+          logger.warn(
+            { count: reclaimed },
+            'took back messages claimed by a previous run that did not stop cleanly',
+          );
+        }
+      }
       worker.start();
       cleanups.push(() => worker.stop(config.shutdownTimeoutMs));
     }

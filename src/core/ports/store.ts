@@ -210,6 +210,13 @@ export interface MessageStore {
   settle(settlements: Settlement[]): Promise<string[]>;
   /** Hands unsent claims back (status queued, due now) on graceful shutdown. */
   release(ids: string[], owner: string, now: number): Promise<void>;
+  /**
+   * Hands back every claim, whoever holds it (status queued, due now), and
+   * returns how many. Only for a `singleWriter` store at start: there, any
+   * claim left is from a run of the one process that did not stop cleanly,
+   * so waiting for its lease to run out would only delay the mail.
+   */
+  reclaimAbandoned(now: number): Promise<number>;
   /** Per-status counts, for metrics and health. */
   countByStatus(): Promise<StatusCounts>;
   /** The earliest dueAt among claimable rows, to sleep until then. */

@@ -256,6 +256,32 @@ export function outboxContract(make: MakeStore): void {
       }));
   });
 
+  describe('messages.reclaimAbandoned', () => {
+    it('hands back every claim, whoever holds it, and only claims', () =>
+      withStore(make, async (store) => {
+        await acceptAll(store, 3, (i) => ({ createdAt: T0 - i }));
+        const [first, second] = await store.messages.claim({
+          limit: 2,
+          leaseMs: LEASE,
+          owner: 'dead',
+          now: T0,
+        });
+        await store.messages.settle([delivered(first?.id ?? '', 'dead', T0 + 1)]);
+        assert.equal(await store.messages.reclaimAbandoned(T0 + 2), 1);
+        const back = await store.messages.get(second?.id ?? '');
+        assert.equal(back?.status, 'queued');
+        assert.equal(back?.dueAt, T0 + 2);
+        assert.equal((await store.messages.get(first?.id ?? ''))?.status, 'delivered');
+        const again = await store.messages.claim({
+          limit: 5,
+          leaseMs: LEASE,
+          owner: 'next',
+          now: T0 + 2,
+        });
+        assert.equal(again.length, 2, 'the reclaimed message and the never-claimed one');
+      }));
+  });
+
   describe('messages.countByStatus and nextDueAt', () => {
     it('counts every status, 0 when none', () =>
       withStore(make, async (store) => {

@@ -94,6 +94,8 @@ export const OUTBOX_SQL = {
     SELECT id FROM settled ORDER BY ord`,
   release: `UPDATE messages SET status = 'queued', due_at = $1, lease_owner = NULL, updated_at = $1
     WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'sending'`,
+  reclaimAbandoned: `UPDATE messages SET status = 'queued', due_at = $1, lease_owner = NULL, updated_at = $1
+    WHERE status = 'sending'`,
   countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
   nextDue: `SELECT least(${STREAMS.map(
     (stream) =>
@@ -184,6 +186,11 @@ export class PgMessageStore implements MessageStore {
   async release(ids: string[], owner: string, now: number): Promise<void> {
     if (ids.length === 0) return;
     await this.db.query(OUTBOX_SQL.release, [now, ids, owner]);
+  }
+
+  async reclaimAbandoned(now: number): Promise<number> {
+    const result = await this.db.query(OUTBOX_SQL.reclaimAbandoned, [now]);
+    return result.rowCount ?? 0;
   }
 
   async countByStatus(): Promise<StatusCounts> {

@@ -70,6 +70,8 @@ export const OUTBOX_SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   release: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+  reclaimAbandoned: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
+    WHERE status = 'sending'`,
   countByStatus: `SELECT status, count(*) AS n FROM messages GROUP BY status`,
   nextDue: `SELECT due_at FROM messages WHERE stream = ? AND ${CLAIMABLE} ORDER BY due_at LIMIT 1`,
 } as const;
@@ -235,6 +237,10 @@ export class SqliteMessageStore implements MessageStore {
       for (const id of ids) release.run(now, now, id, owner);
     });
     return promised(() => run.immediate());
+  }
+
+  reclaimAbandoned(now: number): Promise<number> {
+    return promised(() => this.cache.get(OUTBOX_SQL.reclaimAbandoned).run(now, now).changes);
   }
 
   countByStatus(): Promise<StatusCounts> {
