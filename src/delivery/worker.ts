@@ -34,6 +34,7 @@
  * connections are closed with QUIT. Nothing this worker claimed stays
  * `sending` unless the store itself fails (then the lease hands it back).
  */
+import { setMaxListeners } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { SluiceConfig } from '../config/config.js';
 import { domainOf } from '../core/address.js';
@@ -107,6 +108,9 @@ export class DeliveryWorker {
   constructor(private readonly options: DeliveryWorkerOptions) {
     const { config, events, logger, store } = options;
     this.pools = new RelayPools({ config, events, logger });
+    // Every message waiting for a connection listens on this one signal
+    // (and stops listening once it has one): thousands is normal, not a leak.
+    setMaxListeners(0, this.abort.signal);
     const policy: RetryPolicy = { ...config.delivery.retry };
     this.settlementContext = {
       owner: options.nodeId,

@@ -62,6 +62,8 @@ export async function startCaptureRelay(options: CaptureRelayOptions): Promise<C
 
   const server = new SMTPServer({
     logger: false,
+    // No reverse DNS of the client: it delays the greeting and is noise here.
+    disableReverseLookup: true,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     size: MAX_MESSAGE_BYTES,
@@ -137,11 +139,20 @@ export async function startCaptureRelay(options: CaptureRelayOptions): Promise<C
     clear: () => {
       captured = [];
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(
+        [...sockets].map(
+          (socket) =>
+            new Promise<void>((resolve) => {
+              if (socket.destroyed && socket.closed) return resolve();
+              socket.once('close', () => resolve());
+              socket.destroy();
+            }),
+        ),
+      );
+      await closed;
+    },
   };
 }
 

@@ -68,6 +68,7 @@ export async function startScriptedRelay(
   const logins: string[] = [];
   const sockets = new Map<string, Socket>();
   const sessions = new Map<string, SessionState>();
+  const slowTimers = new Set<NodeJS.Timeout>();
   let connections = 0;
   let peak = 0;
 
@@ -82,6 +83,8 @@ export async function startScriptedRelay(
 
   const serverOptions: SMTPServerOptions = {
     logger: false,
+    // No reverse DNS of the client: it delays the greeting and is noise here.
+    disableReverseLookup: true,
     secure: options.tls === 'implicit',
     disabledCommands: [
       ...(options.auth ? [] : ['AUTH']),
@@ -142,8 +145,15 @@ export async function startScriptedRelay(
           });
           callback(null, 'Ok: queued');
         };
-        if (typeof decided === 'object') setTimeout(finish, decided.slowMs);
-        else finish();
+        if (typeof decided === 'object') {
+          const timer = setTimeout(() => {
+            slowTimers.delete(timer);
+            finish();
+          }, decided.slowMs);
+          slowTimers.add(timer);
+        } else {
+          finish();
+        }
       });
     },
     onClose(session) {
@@ -184,11 +194,22 @@ export async function startScriptedRelay(
     },
     attempts: (rcpt) => attempts.get(rcpt.toLowerCase()) ?? 0,
     logins,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets.values()) socket.destroy();
-      }),
+    close: async () => {
+      for (const timer of slowTimers) clearTimeout(timer);
+      slowTimers.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(
+        [...sockets.values()].map(
+          (socket) =>
+            new Promise<void>((resolve) => {
+              if (socket.destroyed && socket.closed) return resolve();
+              socket.once('close', () => resolve());
+              socket.destroy();
+            }),
+        ),
+      );
+      await closed;
+    },
   };
 }
 
