@@ -1,7 +1,7 @@
 /**
  * A small benchmark of the store's hot paths, for docs/storage.md:
  *
- *   node dist/src/store/store-bench.js [database-url] [--messages N] [--clients C]
+ *   node dist/bench/store.js [database-url] [--messages N] [--clients C]
  *
  * 1. accept: C concurrent callers (as C HTTP clients would be), each
  *    accepting its next message (with an idempotency key) as soon as the
@@ -20,13 +20,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { newId } from '../core/ids.js';
-import type { NewMessage } from '../core/message.js';
-import type { AcceptResult, IdempotencyClaim, Store } from '../core/ports/store.js';
-import { openStore } from './open-store.js';
-import { acceptOne } from './postgres/accept.js';
-import { PgDatabase } from './postgres/pg-database.js';
-import { openSqliteStore } from './sqlite/sqlite-store.js';
+import { newId } from '../src/core/ids.js';
+import type { NewMessage } from '../src/core/message.js';
+import type { AcceptResult, IdempotencyClaim, Store } from '../src/core/ports/store.js';
+import { openStore } from '../src/store/open-store.js';
+import { acceptOne } from '../src/store/postgres/accept.js';
+import { PgDatabase } from '../src/store/postgres/pg-database.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 const T0 = 1_700_000_000_000;
 
