@@ -5,7 +5,7 @@
  * Claim loop (one claim query at a time):
  *
  *   ┌► free = concurrency − inFlight
- *   │   free = 0 → sleep until a message settles (or pollInterval)
+ *   │   free < half a batch → sleep until messages settle (or pollInterval)
  *   │   claim min(claimBatch, free) with a lease of leaseMs
  *   │     got a full batch → loop at once
  *   │     got fewer        → nothing more is due: sleep until
@@ -155,9 +155,15 @@ export class DeliveryWorker {
 
   private async run(): Promise<void> {
     const { delivery } = this.options.config;
+    // Claim in sizeable batches: while at least half the window is still in
+    // flight, wait for more slots rather than claim the few that just freed.
+    // Each claim is a transaction (an fsync on SQLite); claiming the ~50
+    // slots a settle batch frees, as often as settles happen, doubled the
+    // store's share of the work at 2,000 messages/s.
+    const refill = Math.max(1, Math.floor(Math.min(delivery.claimBatch, delivery.concurrency) / 2));
     while (!this.stopping) {
       const free = delivery.concurrency - this.claimed;
-      if (free <= 0) {
+      if (free < refill) {
         await this.sleep('full', delivery.pollIntervalMs);
         continue;
       }
