@@ -13,7 +13,11 @@ import { hostname } from 'node:os';
 import type { SluiceConfig } from '../config/config.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
 import type { Stream } from '../core/message.js';
-import { createRelayPicker, type RelayPicker } from '../core/relay-selection.js';
+import {
+  createRelayPicker,
+  type RelayPicker,
+  type RelayStrategy,
+} from '../core/relay-selection.js';
 import type { DeliveryLogger } from './logger.js';
 import {
   RelayConnections,
@@ -32,7 +36,7 @@ export class RelayPool {
   constructor(
     readonly name: string,
     private readonly relays: readonly RelayConnections[],
-    strategy: Parameters<typeof createRelayPicker>[0],
+    strategy: RelayStrategy,
   ) {
     this.picker = createRelayPicker(strategy);
   }

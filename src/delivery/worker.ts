@@ -48,6 +48,8 @@ import type { RetryPolicy } from '../core/retry.js';
 import { buildMime, renderContent } from '../render/compose.js';
 import type { TemplateEngine } from '../render/liquid.js';
 import type { DeliveryLogger } from './logger.js';
+import { LoopSleep, type SleepKind } from './loop-sleep.js';
+import { emitSettled } from './outcome-events.js';
 import { RelayPools } from './relay-pool.js';
 import { SettleBatcher } from './settle-batcher.js';
 import {
@@ -80,13 +82,6 @@ export interface DeliveryWorkerOptions {
   random?: () => number;
 }
 
-interface Sleeper {
-  kind: 'idle' | 'full';
-  until: number;
-  timer: NodeJS.Timeout;
-  resolve(): void;
-}
-
 type Prepared = { kind: 'ready'; raw: Buffer } | { kind: 'failed'; reason: string };
 
 export class DeliveryWorker {
@@ -99,7 +94,7 @@ export class DeliveryWorker {
   private stopped: Promise<void> | undefined;
   private loop: Promise<void> = Promise.resolve();
   private wakeRequested = false;
-  private sleeper: Sleeper | undefined;
+  private readonly sleeper: LoopSleep;
   private readonly abort = new AbortController();
   private readonly preparations = new Set<Promise<void>>();
   private readonly deliveries = new Set<Promise<void>>();
@@ -108,6 +103,7 @@ export class DeliveryWorker {
   constructor(private readonly options: DeliveryWorkerOptions) {
     const { config, events, logger, store } = options;
     this.pools = new RelayPools({ config, events, logger });
+    this.sleeper = new LoopSleep(options.clock);
     // Every message waiting for a connection listens on this one signal
     // (and stops listening once it has one): thousands is normal, not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -142,7 +138,7 @@ export class DeliveryWorker {
   /** New work was accepted: claim now rather than at the next poll. */
   wake(): void {
     this.wakeRequested = true;
-    this.sleeper?.resolve();
+    this.sleeper.interrupt();
   }
 
   /** Graceful stop; see the header comment. Idempotent. */
@@ -205,39 +201,14 @@ export class DeliveryWorker {
     }
   }
 
-  /**
-   * `idle`: nothing is due; ends early on wake(), stop(), or a retry due
-   * sooner (noteDue). `full`: no free slot; ends early when a message settles.
-   */
-  private sleep(kind: Sleeper['kind'], ms: number): Promise<void> {
+  private sleep(kind: SleepKind, ms: number): Promise<void> {
     if (this.stopping || (kind === 'idle' && this.wakeRequested)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const sleeper: Sleeper = {
-        kind,
-        until: this.options.clock.now() + ms,
-        timer: setTimeout(() => sleeper.resolve(), ms),
-        resolve: () => {
-          clearTimeout(sleeper.timer);
-          if (this.sleeper === sleeper) this.sleeper = undefined;
-          resolve();
-        },
-      };
-      this.sleeper = sleeper;
-    });
-  }
-
-  /** A retry was scheduled for `at`: an idle loop sleeping past it wakes then instead. */
-  private noteDue(at: number): void {
-    const sleeper = this.sleeper;
-    if (!sleeper || sleeper.kind !== 'idle' || at >= sleeper.until) return;
-    clearTimeout(sleeper.timer);
-    sleeper.until = at;
-    sleeper.timer = setTimeout(() => sleeper.resolve(), Math.max(0, at - this.options.clock.now()));
+    return this.sleeper.sleep(kind, ms);
   }
 
   private slotFreed(count = 1): void {
     this.claimed -= count;
-    if (this.sleeper?.kind === 'full') this.sleeper.resolve();
+    this.sleeper.slotsFreed();
   }
 
   // ── preparing and sending ───────────────────────────────────────────
@@ -360,51 +331,8 @@ export class DeliveryWorker {
       );
       return;
     }
-    if (settlement.status === 'deferred') this.noteDue(settlement.dueAt);
-    this.emitOutcome(message, settlement, result, latencyMs);
-  }
-
-  private emitOutcome(
-    message: ClaimedMessage,
-    settlement: Settlement,
-    result: SendResult | undefined,
-    latencyMs: number,
-  ): void {
-    const { events } = this.options;
-    const reason = settlement.lastError ?? '';
-    switch (settlement.status) {
-      case 'delivered':
-        events.emit('send:delivered', {
-          id: message.id,
-          relay: result?.relay ?? '',
-          latencyMs,
-          sinceAcceptMs: settlement.at - message.createdAt,
-        });
-        return;
-      case 'deferred':
-        events.emit('send:deferred', {
-          id: message.id,
-          ...(result?.relay !== undefined ? { relay: result.relay } : {}),
-          reason,
-        });
-        return;
-      case 'bounced':
-        events.emit('send:bounced', {
-          id: message.id,
-          relay: result?.relay ?? '',
-          code: result?.code ?? 0,
-          reason,
-        });
-        return;
-      case 'expired':
-        events.emit('message:expired', { id: message.id });
-        return;
-      case 'failed':
-        events.emit('message:failed', { id: message.id, reason });
-        return;
-      case 'suppressed':
-        return;
-    }
+    if (settlement.status === 'deferred') this.sleeper.dueAt(settlement.dueAt);
+    emitSettled(this.options.events, message, settlement, result, latencyMs);
   }
 
   // ── stopping ───────────────────────────────────────────────────────
@@ -413,7 +341,7 @@ export class DeliveryWorker {
     this.stopping = true;
     // Requests still waiting for a connection come back `released`.
     this.abort.abort();
-    this.sleeper?.resolve();
+    this.sleeper.interrupt();
     await this.loop;
     await Promise.all(this.preparations);
     await this.writeReleases(deadline);
