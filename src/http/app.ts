@@ -76,6 +76,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: logger,
     bodyLimit: deps.config.http.bodyLimit,
     genReqId: () => randomUUID(),
+    // Two info lines per request would dominate the log (and cost CPU) at
+    // thousands of messages a second; requests are logged at debug below,
+    // and errors by the error handler.
+    disableRequestLogging: true,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true },
     },
@@ -89,6 +93,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.debug(
+      { req: request, statusCode: reply.statusCode, responseTimeMs: reply.elapsedTime },
+      'request completed',
+    );
     done();
   });
   app.addHook('preValidation', (request, _reply, done) => {
