@@ -38,14 +38,17 @@ export interface Sink {
   kill(): void;
 }
 
-/** smtp-sink that exits after `count` messages: time is taken at the sink. */
-export async function startSmtpSink(count: number): Promise<Sink> {
+/**
+ * smtp-sink that exits after `count` messages: time is taken at the sink.
+ * `flags` go before the address (`-p`: no PIPELINING, `-8`: no 8BITMIME …).
+ */
+export async function startSmtpSink(count: number, flags: string[] = []): Promise<Sink> {
   const port = await freePort();
   // As root, smtp-sink insists on dropping privileges to a named user.
   const privileges = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
   const child = spawn(
     SMTP_SINK,
-    [...privileges, '-M', String(count), `127.0.0.1:${port}`, '1000'],
+    [...privileges, ...flags, '-M', String(count), `127.0.0.1:${port}`, '1000'],
     {
       stdio: 'ignore',
     },

@@ -1,8 +1,13 @@
 /**
- * One persistent SMTP connection to one relay, on nodemailer's
- * SMTPConnection, with outcomes as values: `send` never throws for anything
- * a relay or a network can do; it returns delivered (2xx), bounced (5xx) or
- * deferred (4xx, timeouts, refused or dropped connections).
+ * One persistent SMTP connection to one relay, with outcomes as values:
+ * `send` never throws for anything a relay or a network can do; it returns
+ * delivered (2xx), bounced (5xx, or refused locally: too large for the
+ * relay's SIZE, 8-bit content without 8BITMIME) or deferred (4xx, 503,
+ * timeouts, refused or dropped connections).
+ *
+ * The protocol is Sluice's own client (`./smtp/`): RFC 2920 pipelining made
+ * it ~6× faster than nodemailer's SMTPConnection with the same pre-built
+ * messages (bench/smtp-clients.ts; figures in docs/delivery.md).
  *
  * Life of a connection:
  *
@@ -12,27 +17,18 @@
  *                                                  ├─idle/close(): QUIT ──► closed
  *                                                  └─socket error, timeout, 421 ───► closed
  *
- * After a 250 for the message the relay's transaction state is already clear
- * (RFC 5321 §4.1.1.4), so the next MAIL FROM follows directly, saving a round
- * trip per message; after a refused MAIL/RCPT/DATA the session is reset with
- * RSET before reuse, as nodemailer's own pool does.
- *
- * How nodemailer reports outcomes (v10, read from its source):
- * - RCPT refused: all recipients refused → error `EENVELOPE` with
- *   `responseCode`/`response` of a temporary refusal when there is one, else
- *   the last; `rejected`/`rejectedErrors` per recipient. Sluice sends one
- *   recipient per transaction, so a partial success cannot happen.
- * - Message refused after DATA: `EMESSAGE` with `responseCode`/`response`.
- * - Connection problems: `ECONNECTION`, `ESOCKET`, `ETLS`, `EPROTOCOL`, and
- *   `ETIMEDOUT` (with `timeoutType`), possibly with a 4xx/5xx `response` when
- *   the server said something before closing. The connection is then gone.
- * - Errors are also *emitted* as 'error' on the connection, so a listener
- *   is always attached (an unhandled 'error' event would crash the process).
+ * One transaction at a time: the pool hands a connection to one message
+ * and takes it back when `send` resolves, by which time the session is
+ * ready for the next MAIL FROM (or closed).
  */
-import { Readable } from 'node:stream';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { RelayConfig } from '../config/config.js';
 import type { SendResult } from '../core/outcome.js';
+import { replyText } from './smtp/reply-parser.js';
+import type { SmtpConnection } from './smtp/smtp-connection.js';
+import { openSession, type Extensions } from './smtp/smtp-session.js';
+import { sendTransaction, type Envelope } from './smtp/smtp-transaction.js';
+
+export type { Envelope } from './smtp/smtp-transaction.js';
 
 export interface SmtpClientOptions {
   relay: RelayConfig;
@@ -40,7 +36,12 @@ export interface SmtpClientOptions {
   heloName: string;
   connectionTimeoutMs: number;
   greetingTimeoutMs: number;
+  /** Any silence while waiting for a reply; the default of the two limits below. */
   socketTimeoutMs: number;
+  /** Wait for each command's reply (MAIL, RCPT, DATA, RSET, EHLO, AUTH). Default: socketTimeoutMs. */
+  commandTimeoutMs?: number;
+  /** Wait for the reply after the message's final ".". Default: socketTimeoutMs. */
+  dataTimeoutMs?: number;
 }
 
 export type OpenResult =
@@ -56,168 +57,120 @@ export interface SendOutcome {
   untouched: boolean;
 }
 
-export interface Envelope {
-  from: string;
-  to: string[];
-}
-
-interface SmtpErrorLike {
-  message: string;
-  code?: string;
-  response?: string;
-  responseCode?: number;
-}
-
 /** Longest reply text kept (stored with each attempt). */
 const MAX_RESPONSE_CHARS = 1_000;
-/** How long QUIT may take before the socket is simply destroyed. */
-const QUIT_TIMEOUT_MS = 2_000;
 
 export class SmtpClient {
-  private closed = false;
-  private lastError: string | undefined;
-  private readonly closeListeners = new Set<() => void>();
-  /**
-   * Completes the send in progress. nodemailer's close() forgets a pending
-   * send without calling it back, so when the connection goes away under a
-   * send (destroy() at a forced shutdown) this completes it instead.
-   */
-  private pending: ((outcome: SendOutcome) => void) | undefined;
+  private busy = false;
   /** Messages this connection has carried (reuse count). */
   sent = 0;
 
   private constructor(
     readonly relay: string,
-    private readonly connection: SMTPConnection,
-  ) {
-    connection.on('error', (error: SmtpErrorLike) => {
-      this.lastError = error.message;
-    });
-    connection.once('end', () => this.markClosed());
-  }
+    private readonly connection: SmtpConnection,
+    /** What the relay announced in its EHLO reply. */
+    readonly extensions: Extensions,
+  ) {}
 
   /**
    * Connects, says EHLO, upgrades or authenticates as configured. Never
    * throws. Aborting `signal` gives up an opening that is still under way.
    */
-  static open(options: SmtpClientOptions, signal?: AbortSignal): Promise<OpenResult> {
-    const { relay } = options;
-    const connection = new SMTPConnection({
-      host: relay.host,
-      port: relay.port,
-      secure: relay.tls.mode === 'implicit',
-      requireTLS: relay.tls.mode === 'starttls',
-      // `none` means plain SMTP even when the relay offers STARTTLS.
-      ignoreTLS: relay.tls.mode === 'none',
-      ...(relay.tls.servername ? { servername: relay.tls.servername } : {}),
-      tls: {
-        rejectUnauthorized: relay.tls.rejectUnauthorized,
-        ...(relay.tls.servername ? { servername: relay.tls.servername } : {}),
+  static async open(options: SmtpClientOptions, signal?: AbortSignal): Promise<OpenResult> {
+    const session = await openSession(
+      {
+        relay: options.relay,
+        heloName: options.heloName,
+        timeouts: {
+          connectMs: options.connectionTimeoutMs,
+          greetingMs: options.greetingTimeoutMs,
+          commandMs: options.commandTimeoutMs ?? options.socketTimeoutMs,
+          dataMs: options.dataTimeoutMs ?? options.socketTimeoutMs,
+        },
       },
-      name: options.heloName,
-      connectionTimeout: options.connectionTimeoutMs,
-      greetingTimeout: options.greetingTimeoutMs,
-      socketTimeout: options.socketTimeoutMs,
-      socketCloseTimeout: QUIT_TIMEOUT_MS,
-      logger: false,
-    });
-    return new Promise<OpenResult>((resolve) => {
-      let done = false;
-      const onAbort = (): void => fail(undefined, 'connection attempt aborted (shutting down)');
-      const fail = (error: SmtpErrorLike | undefined, fallback: string): void => {
-        if (done) return;
-        done = true;
-        signal?.removeEventListener('abort', onAbort);
-        connection.close();
-        resolve({
-          ok: false,
-          reason: truncate(error ? describe(error) : fallback),
-          ...(error?.responseCode ? { code: error.responseCode } : {}),
-        });
+      signal,
+    );
+    if (!session.ok) {
+      return {
+        ok: false,
+        reason: truncate(session.reason),
+        ...(session.code !== undefined ? { code: session.code } : {}),
       };
-      const succeed = (): void => {
-        if (done) return;
-        done = true;
-        signal?.removeEventListener('abort', onAbort);
-        resolve({ ok: true, client: new SmtpClient(relay.name, connection) });
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      connection.once('error', (error: SmtpErrorLike) => fail(error, 'connection failed'));
-      connection.once('end', () => fail(undefined, 'connection closed during setup'));
-      connection.connect((error?: SmtpErrorLike) => {
-        if (error) return fail(error, 'connection failed');
-        if (!relay.auth) return succeed();
-        connection.login({ user: relay.auth.user, pass: relay.auth.pass }, (loginError) => {
-          if (loginError) return fail(loginError, 'authentication failed');
-          succeed();
-        });
-      });
-    });
+    }
+    return {
+      ok: true,
+      client: new SmtpClient(options.relay.name, session.connection, session.extensions),
+    };
   }
 
   /** Open and not known to be broken. */
   get usable(): boolean {
-    return !this.closed;
+    return !this.connection.closed;
   }
 
   /** Called once, when the connection is gone (QUIT, error, or the relay closed it). */
   onClose(listener: () => void): void {
-    if (this.closed) listener();
-    else this.closeListeners.add(listener);
+    this.connection.onClose(listener);
   }
 
   /** One SMTP transaction. Resolves when the client is ready for the next one or closed. */
-  send(envelope: Envelope, raw: Buffer): Promise<SendOutcome> {
-    if (this.closed) {
-      return Promise.resolve({
-        result: { kind: 'deferred', relay: this.relay, response: 'connection already closed' },
-        untouched: true,
-      });
-    }
-    this.sent++;
-    // A stream rather than the Buffer so that, after a failure, we can tell
-    // whether nodemailer started to write the message (see SendOutcome.untouched).
-    const body = Readable.from([raw]);
-    return new Promise<SendOutcome>((settle) => {
-      let settled = false;
-      const resolve = (outcome: SendOutcome): void => {
-        if (settled) return;
-        settled = true;
-        this.pending = undefined;
-        settle(outcome);
-      };
-      this.pending = (outcome) => resolve({ ...outcome, untouched: !body.readableDidRead });
-      this.connection.send(
-        { from: envelope.from, to: envelope.to, size: raw.length },
-        body,
-        (error, info) => {
-          if (!error) {
-            const reply = parseReply(info.response);
-            resolve({
-              result: {
-                kind: 'delivered',
-                relay: this.relay,
-                code: reply.code ?? 250,
-                response: reply.text,
-              },
-              untouched: false,
-            });
-            return;
-          }
-          const outcome = this.classify(error, !body.readableDidRead);
-          if (this.closed || !refusedByRelay(error)) {
-            resolve(outcome);
-            void this.destroy();
-            return;
-          }
-          this.connection.reset((resetError) => {
-            if (resetError) void this.destroy();
-            resolve(outcome);
-          });
+  async send(envelope: Envelope, raw: Buffer): Promise<SendOutcome> {
+    if (this.connection.closed || this.busy) {
+      return {
+        result: {
+          kind: 'deferred',
+          relay: this.relay,
+          response: this.busy
+            ? 'connection busy with another message'
+            : 'connection already closed',
         },
-      );
-    });
+        untouched: true,
+      };
+    }
+    this.busy = true;
+    this.sent++;
+    try {
+      const outcome = await sendTransaction(this.connection, this.extensions, envelope, raw);
+      const relay = this.relay;
+      switch (outcome.kind) {
+        case 'accepted':
+          return {
+            result: {
+              kind: 'delivered',
+              relay,
+              code: outcome.reply.code,
+              response: text(outcome.reply),
+            },
+            untouched: false,
+          };
+        case 'refused': {
+          const { code, enhancedCode } = outcome.reply;
+          const response = text(outcome.reply);
+          const detail = { relay, code, ...(enhancedCode ? { enhancedCode } : {}), response };
+          // 503 is "bad sequence of commands": a session glitch, not a verdict on the message.
+          const kind = code >= 500 && code !== 503 ? 'bounced' : 'deferred';
+          return { result: { kind, ...detail }, untouched: false };
+        }
+        case 'local':
+          return {
+            result: {
+              kind: 'bounced',
+              relay,
+              code: outcome.code,
+              enhancedCode: outcome.enhancedCode,
+              response: truncate(outcome.reason),
+            },
+            untouched: true,
+          };
+        case 'broken':
+          return {
+            result: { kind: 'deferred', relay, response: truncate(outcome.reason) },
+            untouched: outcome.untouched,
+          };
+      }
+    } finally {
+      this.busy = false;
+    }
   }
 
   /**
@@ -225,109 +178,19 @@ export class SmtpClient {
    * as deferred. For a shutdown that cannot wait any longer.
    */
   destroy(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.onClose(resolve);
-      this.connection.close();
-    });
+    this.connection.destroy('connection cut by Sluice (shutting down)');
+    return Promise.resolve();
   }
 
   /** QUIT, then wait (bounded) for the socket to be gone. Idempotent. */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.connection.close(), QUIT_TIMEOUT_MS);
-      this.onClose(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      try {
-        this.connection.quit();
-      } catch {
-        // quit() on a socket that just went away: close() below settles it.
-        this.connection.close();
-      }
-    });
+    return this.connection.close();
   }
 
-  private classify(error: SmtpErrorLike, untouched: boolean): SendOutcome {
-    const reply = error.response ? parseReply(error.response) : undefined;
-    if (refusedByRelay(error) && reply?.code !== undefined) {
-      const { code, enhancedCode, text } = reply;
-      // 503 is "bad sequence of commands": a session glitch, not a verdict on the message.
-      if (code >= 500 && code !== 503) {
-        return {
-          result: { kind: 'bounced', relay: this.relay, code, enhancedCode, response: text },
-          untouched: false,
-        };
-      }
-      return {
-        result: { kind: 'deferred', relay: this.relay, code, enhancedCode, response: text },
-        untouched: false,
-      };
-    }
-    if (error.code === 'EMESSAGE' && /size larger than allowed/i.test(error.message)) {
-      // The relay announced a SIZE limit that this message exceeds: it will never fit.
-      return {
-        result: {
-          kind: 'bounced',
-          relay: this.relay,
-          code: 552,
-          enhancedCode: '5.3.4',
-          response: truncate(`local: ${error.message}`),
-        },
-        untouched: true,
-      };
-    }
-    return {
-      result: {
-        kind: 'deferred',
-        relay: this.relay,
-        ...(reply?.code !== undefined ? { code: reply.code } : {}),
-        ...(reply?.enhancedCode ? { enhancedCode: reply.enhancedCode } : {}),
-        response: truncate(describe(error)),
-      },
-      untouched,
-    };
-  }
-
-  private markClosed(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const pending = this.pending;
-    if (pending) {
-      // Later, so that nodemailer's own callback (which it makes right after
-      // closing, with the relay's reply when there was one) wins.
-      setImmediate(() =>
-        pending({
-          result: {
-            kind: 'deferred',
-            relay: this.relay,
-            response: truncate(
-              `connection closed during the transaction${this.lastError ? `: ${this.lastError}` : ''}`,
-            ),
-          },
-          untouched: false,
-        }),
-      );
-    }
-    for (const listener of this.closeListeners) listener();
-    this.closeListeners.clear();
-  }
-
-  /** The last error the connection reported, for logs. */
+  /** Why the connection closed, or the last socket error, for logs. */
   get error(): string | undefined {
-    return this.lastError;
+    return this.connection.error;
   }
-}
-
-/** The relay answered this very message (MAIL, RCPT or DATA) and the session goes on. */
-function refusedByRelay(error: SmtpErrorLike): boolean {
-  return (
-    (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') &&
-    error.responseCode !== undefined &&
-    error.responseCode !== 421
-  );
 }
 
 export interface Reply {
@@ -337,7 +200,7 @@ export interface Reply {
   text: string;
 }
 
-/** Reply code and RFC 3463 enhanced status code (class.subject.detail) of a reply. */
+/** Reply code and RFC 3463 enhanced status code (class.subject.detail) of a reply line. */
 export function parseReply(response: string): Reply {
   const text = truncate(response.replace(/\r?\n/g, ' ').trim());
   const match = /^([2-5]\d\d)(?:[ -]([245]\.\d{1,3}\.\d{1,3})(?=\s|$))?/.exec(text);
@@ -349,9 +212,8 @@ export function parseReply(response: string): Reply {
   };
 }
 
-function describe(error: SmtpErrorLike): string {
-  // nodemailer appends the server response to the message; keep it as is.
-  return error.message || error.code || 'unknown error';
+function text(reply: Parameters<typeof replyText>[0]): string {
+  return truncate(replyText(reply));
 }
 
 function truncate(value: string): string {

@@ -1,0 +1,219 @@
+/**
+ * One mail transaction on an open session, as a value:
+ *
+ *   local checks ─► MAIL FROM ─► RCPT TO … ─► DATA ─354─► message, "." ─► reply
+ *        │              (one write when the relay offers PIPELINING,        │
+ *        │               else one command at a time)                        │
+ *        └─ refused locally (nothing sent)            refused (a reply) ─► RSET ─► ready
+ *                                                     connection problem ─► broken
+ *
+ * - Pipelining (RFC 2920): MAIL, every RCPT and DATA go out in one write and
+ *   their replies are read in order, one round trip instead of 2 + n. DATA
+ *   ends the group, since the message may only follow a 354. A server that
+ *   answers 354 although nothing was accepted before (RFC 2920 forbids it,
+ *   some do it) gets an empty message ended at once, and the transaction is
+ *   reset.
+ * - Local refusals need no round trip and are final for this relay: larger
+ *   than the SIZE it announced (RFC 1870), 8-bit content to a relay without
+ *   8BITMIME (RFC 6152; MailComposer output is 7-bit, so this is a message
+ *   built or signed elsewhere), non-ASCII addresses to a relay without
+ *   SMTPUTF8 (RFC 6531), and addresses that would break the command line.
+ * - After a refusal the session is reset with RSET before it is reused; a
+ *   failed RSET, or a 421 (the server is closing), ends the connection.
+ *   After a 250 for the message the state is already clear (RFC 5321
+ *   §4.1.1.4): no RSET, the next MAIL follows directly.
+ */
+import { isAscii } from 'node:buffer';
+import { DotStuffer } from './dot-stuffing.js';
+import type { SmtpReply } from './reply-parser.js';
+import { isFailure, type ReadResult, type SmtpConnection } from './smtp-connection.js';
+import type { Extensions } from './smtp-session.js';
+
+export interface Envelope {
+  from: string;
+  to: string[];
+}
+
+export type TransactionStep = 'MAIL' | 'RCPT' | 'DATA' | 'message';
+
+export type TransactionOutcome =
+  /** 2xx after the message. */
+  | { kind: 'accepted'; reply: SmtpReply }
+  /** The relay's verdict at a step; the session was reset (or closed on 421 / failed RSET). */
+  | { kind: 'refused'; step: TransactionStep; reply: SmtpReply }
+  /** Refused before anything was sent: this relay can never take the message as it is. */
+  | { kind: 'local'; code: number; enhancedCode: string; reason: string }
+  /** The connection failed; `untouched` when no byte of the message was written. */
+  | { kind: 'broken'; reason: string; untouched: boolean };
+
+/** Addresses go between angle brackets on a command line: none of these may occur. */
+const UNSAFE_ADDRESS = /[\r\n<>\0]/;
+const ASCII = /^[\x20-\x7e]*$/;
+
+export async function sendTransaction(
+  connection: SmtpConnection,
+  extensions: Extensions,
+  envelope: Envelope,
+  raw: Buffer,
+): Promise<TransactionOutcome> {
+  const eightBit = !isAscii(raw);
+  const local = checkLocally(extensions, envelope, raw, eightBit);
+  if (local) return local;
+  const outcome = await transact(connection, extensions, envelope, raw, eightBit);
+  if (outcome.kind === 'refused') await reset(connection, outcome.reply);
+  return outcome;
+}
+
+function checkLocally(
+  extensions: Extensions,
+  envelope: Envelope,
+  raw: Buffer,
+  eightBit: boolean,
+): TransactionOutcome | undefined {
+  if (extensions.size > 0 && raw.length > extensions.size) {
+    return {
+      kind: 'local',
+      code: 552,
+      enhancedCode: '5.3.4',
+      reason: `local: message of ${raw.length} bytes is larger than the relay's SIZE limit of ${extensions.size}`,
+    };
+  }
+  if (!extensions.eightBitMime && eightBit) {
+    return {
+      kind: 'local',
+      code: 554,
+      enhancedCode: '5.6.3',
+      reason: 'local: message has 8-bit content and the relay does not offer 8BITMIME',
+    };
+  }
+  const addresses = [envelope.from, ...envelope.to];
+  if (envelope.to.length === 0 || addresses.some((a) => UNSAFE_ADDRESS.test(a))) {
+    return {
+      kind: 'local',
+      code: 501,
+      enhancedCode: '5.1.3',
+      reason: 'local: envelope address not usable on an SMTP command line',
+    };
+  }
+  if (!extensions.smtpUtf8 && !asciiAddresses(addresses)) {
+    return {
+      kind: 'local',
+      code: 553,
+      enhancedCode: '5.6.7',
+      reason: 'local: non-ASCII address and the relay does not offer SMTPUTF8',
+    };
+  }
+  return undefined;
+}
+
+async function transact(
+  connection: SmtpConnection,
+  extensions: Extensions,
+  envelope: Envelope,
+  raw: Buffer,
+  eightBit: boolean,
+): Promise<TransactionOutcome> {
+  const params =
+    (extensions.size > 0 ? ` SIZE=${raw.length}` : '') +
+    (eightBit ? ' BODY=8BITMIME' : '') +
+    (extensions.smtpUtf8 && !asciiAddresses([envelope.from, ...envelope.to]) ? ' SMTPUTF8' : '');
+  const mailLine = `MAIL FROM:<${envelope.from}>${params}\r\n`;
+  const rcptLines = envelope.to.map((to) => `RCPT TO:<${to}>\r\n`);
+
+  let mail: ReadResult;
+  const rcpts: ReadResult[] = [];
+  let data: ReadResult;
+  if (extensions.pipelining) {
+    connection.write(mailLine + rcptLines.join('') + 'DATA\r\n');
+    mail = await connection.read('command');
+    for (let i = 0; i < rcptLines.length; i++) rcpts.push(await connection.read('command'));
+    data = await connection.read('command');
+  } else {
+    connection.write(mailLine);
+    mail = await connection.read('command');
+    if (isFailure(mail)) return broken(mail.reason, true);
+    if (!positive(mail)) return { kind: 'refused', step: 'MAIL', reply: mail };
+    for (const line of rcptLines) {
+      connection.write(line);
+      rcpts.push(await connection.read('command'));
+    }
+    const failure = rcpts.find(isFailure);
+    if (failure) return broken(failure.reason, true);
+    if (!rcpts.filter(isReply).some(positive)) {
+      return { kind: 'refused', step: 'RCPT', reply: recipientVerdict(rcpts.filter(isReply)) };
+    }
+    data = await connection.command('DATA');
+  }
+
+  if (isFailure(mail)) return broken(mail.reason, true);
+  const rcptReplies: SmtpReply[] = [];
+  for (const rcpt of rcpts) {
+    if (isFailure(rcpt)) return broken(rcpt.reason, true);
+    rcptReplies.push(rcpt);
+  }
+  if (isFailure(data)) return broken(data.reason, true);
+  const mailReply = mail;
+  const dataReply = data;
+  let refusal: TransactionOutcome | undefined;
+  if (!positive(mailReply)) refusal = { kind: 'refused', step: 'MAIL', reply: mailReply };
+  else if (!rcptReplies.some(positive)) {
+    refusal = { kind: 'refused', step: 'RCPT', reply: recipientVerdict(rcptReplies) };
+  } else if (dataReply.code !== 354) {
+    refusal = { kind: 'refused', step: 'DATA', reply: dataReply };
+  }
+  if (refusal) {
+    if (dataReply.code === 354) {
+      // Nothing valid to send: end the data at once; its reply does not matter.
+      connection.write('.\r\n');
+      const ended = await connection.read('data');
+      if (isFailure(ended)) return broken(ended.reason, true);
+    }
+    return refusal;
+  }
+
+  const stuffer = new DotStuffer();
+  connection.write(stuffer.write(raw), stuffer.end());
+  const final = await connection.read('data');
+  if (isFailure(final)) return broken(final.reason, false);
+  if (positive(final)) return { kind: 'accepted', reply: final };
+  return { kind: 'refused', step: 'message', reply: final };
+}
+
+/** RSET after a refusal so the next MAIL starts clean; on a 421 or a failed RSET the connection goes. */
+async function reset(connection: SmtpConnection, refusal: SmtpReply): Promise<void> {
+  if (refusal.code === 421) {
+    connection.destroy(`relay is closing the connection: 421 ${refusal.lines.join(' ')}`);
+    return;
+  }
+  if (connection.closed) return;
+  const reply = await connection.command('RSET');
+  if (isFailure(reply)) return;
+  if (reply.code !== 250) connection.destroy(`RSET refused: ${reply.code}`);
+}
+
+/**
+ * When every recipient is refused: a temporary refusal if there is one (the
+ * message may go through later), else the last permanent one.
+ */
+function recipientVerdict(all: SmtpReply[]): SmtpReply {
+  const last = all[all.length - 1];
+  const temporary = all.find((r) => r.code >= 400 && r.code < 500);
+  // `to` is never empty (checked locally), so there is at least one reply.
+  return temporary ?? last ?? { code: 554, lines: ['no recipient reply'] };
+}
+
+function isReply(result: ReadResult): result is SmtpReply {
+  return !isFailure(result);
+}
+
+function positive(reply: SmtpReply): boolean {
+  return reply.code >= 200 && reply.code < 300;
+}
+
+function broken(reason: string, untouched: boolean): TransactionOutcome {
+  return { kind: 'broken', reason, untouched };
+}
+
+function asciiAddresses(addresses: string[]): boolean {
+  return addresses.every((a) => ASCII.test(a));
+}
