@@ -2,7 +2,7 @@
  * The configuration after loading: defaults applied, durations in
  * milliseconds, sizes in bytes, relays and pools resolved, frozen.
  */
-import type { Strategy } from './schema.js';
+import type { DkimAlgorithm, Strategy } from './schema.js';
 
 export interface RelayConfig {
   name: string;
@@ -18,6 +18,18 @@ export interface PoolConfig {
   name: string;
   relays: string[];
   strategy: Strategy;
+}
+
+/** One DKIM key as configured; the key itself is read by `readDkimKey` (dkim-keys.ts). */
+export interface DkimKeyConfig {
+  /** Lower case. */
+  domain: string;
+  selector: string;
+  /** Absolute path. */
+  privateKeyFile: string;
+  /** Given, or derived from the key at load. */
+  algorithm: DkimAlgorithm;
+  headers: string[];
 }
 
 export interface SluiceConfig {
@@ -54,6 +66,9 @@ export interface SluiceConfig {
   templates: { strict: boolean; renderTimeoutMs: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   shutdownTimeoutMs: number;
+  /** Empty when absent (hand-built configurations in tests may leave it out). */
+  dkim?: DkimKeyConfig[];
+  bounces?: { returnPathDomain?: string };
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }

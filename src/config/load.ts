@@ -9,8 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { PoolConfig, RelayConfig, SluiceConfig } from './config.js';
-import { ConfigSchema, type ConfigInput } from './schema.js';
+import type { DkimKeyConfig, PoolConfig, RelayConfig, SluiceConfig } from './config.js';
+import { readDkimKey } from './dkim-keys.js';
+import { ConfigSchema, DKIM_DEFAULT_HEADERS, type ConfigInput } from './schema.js';
 import { envVariables, parseEnvValue } from './env.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -36,7 +37,7 @@ export function loadConfig(options: LoadOptions): Readonly<SluiceConfig> {
   const { raw, file } = readConfigFile(options.file, cwd);
   const envUsed = applyEnv(raw, options.env);
   const input = validate(raw, file);
-  return deepFreeze(resolveConfig(input, { ...(file ? { file } : {}), env: envUsed }));
+  return deepFreeze(resolveConfig(input, { ...(file ? { file } : {}), env: envUsed }, cwd));
 }
 
 function readConfigFile(
@@ -158,7 +159,11 @@ export function describeExpected(schema: TSchema): string {
   return bounds.length ? `${type} (${bounds.join(', ')})` : type;
 }
 
-function resolveConfig(input: ConfigInput, source: SluiceConfig['source']): SluiceConfig {
+function resolveConfig(
+  input: ConfigInput,
+  source: SluiceConfig['source'],
+  cwd: string,
+): SluiceConfig {
   const sinkEnabled =
     input.sink.enabled === 'auto' ? input.relays.length === 0 : input.sink.enabled;
   const relays: RelayConfig[] = input.relays.map((r) => ({
@@ -257,6 +262,10 @@ function resolveConfig(input: ConfigInput, source: SluiceConfig['source']): Slui
     },
     log: { level: input.log.level as SluiceConfig['log']['level'] },
     shutdownTimeoutMs: parseDuration(input.shutdownTimeout),
+    dkim: resolveDkim(input.dkim, cwd),
+    bounces: input.bounces.returnPathDomain
+      ? { returnPathDomain: input.bounces.returnPathDomain.toLowerCase() }
+      : {},
     source,
   };
 }
@@ -283,6 +292,24 @@ export function withSinkPort(config: Readonly<SluiceConfig>, port: number): Read
     r.name === 'sink' && r.port === config.sink.port ? { ...r, port } : r,
   );
   return deepFreeze({ ...config, sink: { ...config.sink, port }, relays });
+}
+
+/** Reads and checks every DKIM key now, so a bad one stops the start naming it. */
+function resolveDkim(entries: ConfigInput['dkim'], cwd: string): DkimKeyConfig[] {
+  return entries.map((entry, i) => {
+    const headers = entry.headers ? [...entry.headers] : [...DKIM_DEFAULT_HEADERS];
+    const privateKeyFile = resolve(cwd, entry.privateKeyFile);
+    const result = readDkimKey({ ...entry, headers, privateKeyFile });
+    if (!result.ok)
+      throw new ConfigError(`config key "dkim[${i}].${result.field}": ${result.problem}`);
+    return {
+      domain: result.key.domain,
+      selector: entry.selector,
+      privateKeyFile,
+      algorithm: result.key.algorithm,
+      headers,
+    };
+  });
 }
 
 function checkUnique(names: string[], key: string): void {

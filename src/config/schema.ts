@@ -118,6 +118,61 @@ export const PoolSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const DKIM_ALGORITHMS = ['rsa-sha256', 'ed25519-sha256'] as const;
+export type DkimAlgorithm = (typeof DKIM_ALGORITHMS)[number];
+
+/** Header fields signed by default, when the message has them (RFC 6376 §5.4.1). */
+export const DKIM_DEFAULT_HEADERS = [
+  'From',
+  'Reply-To',
+  'To',
+  'Subject',
+  'Date',
+  'Message-ID',
+  'MIME-Version',
+  'Content-Type',
+  'In-Reply-To',
+  'References',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
+] as const;
+
+/** A domain name of two labels or more (checked loosely: DNS will say the rest). */
+const DomainName = Type.String({ pattern: '^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$', maxLength: 253 });
+
+export const DkimKeySchema = Type.Object(
+  {
+    domain: Type.String({
+      ...DomainName,
+      description:
+        'Signing domain (`d=`): signs mail whose From address is at this domain, or at a subdomain that has no key of its own.',
+    }),
+    selector: Type.String({
+      pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+      description:
+        'Selector (`s=`): receivers look the public key up at `<selector>._domainkey.<domain>` (DNS TXT).',
+    }),
+    privateKeyFile: Type.String({
+      minLength: 1,
+      description:
+        'PEM file of the private key (unencrypted PKCS#8, or PKCS#1 for RSA), relative to the working directory: RSA of at least 2048 bits, or Ed25519. Read and checked at start; never logged or printed.',
+    }),
+    algorithm: Type.Optional(
+      Type.Union(
+        DKIM_ALGORITHMS.map((a) => Type.Literal(a)),
+        { description: 'Signature algorithm (`a=`); default: the one the key is for.' },
+      ),
+    ),
+    headers: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[\\x21-\\x39\\x3b-\\x7e]+$' }), {
+        minItems: 1,
+        description: `Header fields to sign when the message has them; must include From. Default: ${DKIM_DEFAULT_HEADERS.join(', ')}.`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     http: Type.Object(
@@ -338,6 +393,27 @@ export const ConfigSchema = Type.Object(
         additionalProperties: false,
         default: {},
         description: 'Logging. Secrets (API keys, passwords, database passwords) are redacted.',
+      },
+    ),
+    dkim: Type.Array(DkimKeySchema, {
+      default: [],
+      description:
+        'DKIM keys, per sending domain (docs/dkim.md). Several keys of one domain (RSA and Ed25519) each add a signature. Mail from a domain without a key goes unsigned.',
+    }),
+    bounces: Type.Object(
+      {
+        returnPathDomain: Type.Optional(
+          Type.String({
+            ...DomainName,
+            description:
+              'When set, each message is sent with the envelope sender (Return-Path) `bounces+<message id>@<this domain>` (VERP), so that a bounce arriving later names its message; its MX must deliver to Sluice. When absent, the envelope sender is the From address.',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Bounce handling.',
       },
     ),
     shutdownTimeout: Duration(

@@ -45,8 +45,10 @@ import type { ClaimedMessage } from '../core/message.js';
 import type { SendResult, Settlement } from '../core/outcome.js';
 import type { Store, Template } from '../core/ports/store.js';
 import type { RetryPolicy } from '../core/retry.js';
+import { verpAddress } from '../core/verp.js';
 import { buildMime, renderContent } from '../render/compose.js';
 import type { TemplateEngine } from '../render/liquid.js';
+import { DkimSigner } from './dkim-signer.js';
 import type { DeliveryLogger } from './logger.js';
 import { LoopSleep, type SleepKind } from './loop-sleep.js';
 import { emitSettled } from './outcome-events.js';
@@ -87,6 +89,7 @@ type Prepared = { kind: 'ready'; raw: Buffer } | { kind: 'failed'; reason: strin
 export class DeliveryWorker {
   readonly pools: RelayPools;
   private readonly batcher: SettleBatcher;
+  private readonly signer: DkimSigner;
   private readonly settlementContext: SettlementContext;
   private claimed = 0;
   private started = false;
@@ -104,6 +107,7 @@ export class DeliveryWorker {
     const { config, events, logger, store } = options;
     this.pools = new RelayPools({ config, events, logger });
     this.sleeper = new LoopSleep(options.clock);
+    this.signer = DkimSigner.fromConfig(config.dkim ?? [], logger);
     // Every message waiting for a connection listens on this one signal
     // (and stops listening once it has one): thousands is normal, not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -264,7 +268,10 @@ export class DeliveryWorker {
     try {
       const template = message.templateId ? templates.get(message.templateId) : undefined;
       const content = renderContent(this.options.templates, message, template);
-      const raw = await buildMime(message, content, new Date(this.options.clock.now()));
+      const date = new Date(this.options.clock.now());
+      const mime = await buildMime(message, content, date);
+      // Signed here, inside the time slice: RSA signing is CPU work like MIME.
+      const raw = this.signer.sign(mime, domainOf(message.from.email), date);
       return { kind: 'ready', raw };
     } catch (error) {
       if (isSluiceError(error)) return { kind: 'failed', reason: error.message };
@@ -279,7 +286,7 @@ export class DeliveryWorker {
     const result = await this.pools.forStream(message.stream).send({
       key: domainOf(message.to.email),
       lane: message.stream,
-      envelope: { from: message.from.email, to: [message.to.email] },
+      envelope: { from: this.envelopeSender(message), to: [message.to.email] },
       raw,
       signal: this.abort.signal,
       onStart: () => {
@@ -298,6 +305,12 @@ export class DeliveryWorker {
       this.settlementContext,
     );
     await this.settle(message, settlement, result, finishedAt - startedAt);
+  }
+
+  /** MAIL FROM: the VERP address when a bounce domain is configured, else the From address. */
+  private envelopeSender(message: ClaimedMessage): string {
+    const domain = this.options.config.bounces?.returnPathDomain;
+    return domain ? verpAddress(message.id, domain) : message.from.email;
   }
 
   private postponed(message: ClaimedMessage): Settlement {
