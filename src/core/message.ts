@@ -18,6 +18,8 @@
  * and countable at the receiver.
  */
 
+import type { BounceCategory } from './bounce.js';
+
 export const MESSAGE_STATUSES = [
   'queued',
   'sending',
@@ -86,6 +88,8 @@ export interface StoredMessage extends NewMessage {
   dueAt: number;
   leaseOwner?: string;
   lastError?: string;
+  /** Bounce category of the latest failed attempt (bounced, deferred or expired after a reply). */
+  bounceCategory?: BounceCategory;
   updatedAt: number;
 }
 
@@ -118,4 +122,6 @@ export interface AttemptRecord {
   enhancedCode?: string;
   /** The reply line or the local reason (connection refused, timeout …). */
   response: string;
+  /** How the bounce rules classified a deferred or bounced attempt. */
+  category?: BounceCategory;
 }

@@ -1,4 +1,6 @@
+import type { BounceCategory } from './bounce.js';
 import type { AttemptRecord, FinalStatus } from './message.js';
+import type { SuppressionUpsert } from './suppression.js';
 
 /**
  * What one send attempt came to. A value, never an exception: a relay
@@ -16,7 +18,7 @@ export type SendResult =
  * in one batch, guarded by the lease owner (a worker whose lease was taken
  * over must not overwrite the new owner's work).
  */
-export type Settlement =
+export type Settlement = (
   | {
       id: string;
       leaseOwner: string;
@@ -33,4 +35,10 @@ export type Settlement =
       lastError: string;
       attempt?: AttemptRecord;
       at: number;
-    };
+    }
+) & {
+  /** Recorded on the message (cleared when absent): the category of a bounce or deferral. */
+  bounceCategory?: BounceCategory;
+  /** Added to the suppression list in the same transaction, if the settlement applies. */
+  suppress?: SuppressionUpsert;
+};

@@ -26,3 +26,17 @@ export function toPage<T extends { id: string }>(rows: T[], query: PageQuery): P
 export function afterCursor(query: PageQuery): string {
   return query.after ?? '';
 }
+
+/** toPage for items keyed by something other than `id` (suppressions: the email). */
+export function toPageBy<T>(rows: T[], query: PageQuery, key: (item: T) => string): Page<T> {
+  const limit = pageLimit(query);
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return last ? { items, next: key(last) } : { items };
+}
+
+/** A LIKE pattern for "starts with `prefix`", with `\` as the escape character. */
+export function likePrefix(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+}

@@ -6,6 +6,7 @@
  * Optional domain fields are left out (not set to undefined) when the column
  * is NULL, so that stored objects compare equal to what was written.
  */
+import type { BounceCategory } from '../core/bounce.js';
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -22,6 +23,7 @@ import type {
   MailingList,
   Template,
 } from '../core/ports/store.js';
+import type { Suppression } from '../core/suppression.js';
 
 export type JsonDecoder = (value: unknown) => unknown;
 
@@ -53,6 +55,7 @@ export interface MessageRow {
   due_at: number;
   lease_owner: string | null;
   last_error: string | null;
+  bounce_category?: string | null;
   created_at: number;
   updated_at: number;
   expires_at: number;
@@ -147,6 +150,9 @@ export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMess
   if (row.text !== null) message.text = row.text;
   if (row.lease_owner !== null) message.leaseOwner = row.lease_owner;
   if (row.last_error !== null) message.lastError = row.last_error;
+  if (row.bounce_category !== undefined && row.bounce_category !== null) {
+    message.bounceCategory = row.bounce_category as BounceCategory;
+  }
   return message;
 }
 
@@ -168,6 +174,7 @@ export interface AttemptRow {
   code: number | null;
   enhanced_code: string | null;
   response: string;
+  category?: string | null;
 }
 
 export function attemptFromRow(row: AttemptRow): AttemptRecord {
@@ -182,6 +189,9 @@ export function attemptFromRow(row: AttemptRow): AttemptRecord {
   if (row.relay !== null) attempt.relay = row.relay;
   if (row.code !== null) attempt.code = Number(row.code);
   if (row.enhanced_code !== null) attempt.enhancedCode = row.enhanced_code;
+  if (row.category !== undefined && row.category !== null) {
+    attempt.category = row.category as BounceCategory;
+  }
   return attempt;
 }
 
@@ -265,4 +275,25 @@ export function apiKeyFromRow(row: ApiKeyRow): ApiKeyRecord {
   };
   if (row.revoked_at !== null) key.revokedAt = Number(row.revoked_at);
   return key;
+}
+
+export interface SuppressionRow {
+  email: string;
+  reason: string;
+  category: string | null;
+  source_message_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function suppressionFromRow(row: SuppressionRow): Suppression {
+  const suppression: Suppression = {
+    email: row.email,
+    reason: row.reason,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+  if (row.category !== null) suppression.category = row.category as BounceCategory;
+  if (row.source_message_id !== null) suppression.sourceMessageId = row.source_message_id;
+  return suppression;
 }

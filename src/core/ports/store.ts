@@ -16,6 +16,7 @@ import type {
   StoredMessage,
 } from '../message.js';
 import type { Settlement } from '../outcome.js';
+import type { Suppression, SuppressionUpsert } from '../suppression.js';
 
 /**
  * Dialect differences, declared once. Callers branch on these, never on the
@@ -206,6 +207,9 @@ export interface MessageStore {
    * to the row's `attempts` and records the attempt under that new count
    * (the store numbers attempts; the record's own `attempt` is not used);
    * one without (a render failure, a suppression) leaves the count alone.
+   * `bounceCategory` is stored on the message (NULL when absent); `suppress`
+   * adds its address to the suppression list in the same transaction, only
+   * when the settlement applies.
    */
   settle(settlements: Settlement[]): Promise<string[]>;
   /** Hands unsent claims back (status queued, due now) on graceful shutdown. */
@@ -223,6 +227,25 @@ export interface MessageStore {
   nextDueAt(): Promise<number | undefined>;
 }
 
+// ── Suppressions ───────────────────────────────────────────────────────
+
+export interface SuppressionQuery extends PageQuery {
+  /** Only addresses starting with this (compared lower-cased). */
+  prefix?: string;
+}
+
+export interface SuppressionStore {
+  /** Adds an address, or renews it (reason, category, source, updatedAt; createdAt is kept). */
+  add(input: SuppressionUpsert): Promise<{ suppression: Suppression; created: boolean }>;
+  /** Returns false when the address was not on the list. */
+  remove(email: string): Promise<boolean>;
+  get(email: string): Promise<Suppression | undefined>;
+  /** Ordered by address; the cursor is the last address of the page. */
+  list(query: SuppressionQuery): Promise<Page<Suppression>>;
+  /** Which of `emails` are suppressed (one query, for a claimed batch), as lower-cased keys. */
+  suppressedAmong(emails: string[]): Promise<Set<string>>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -237,4 +260,5 @@ export interface Store {
   readonly lists: ListStore;
   readonly templates: TemplateStore;
   readonly messages: MessageStore;
+  readonly suppressions: SuppressionStore;
 }

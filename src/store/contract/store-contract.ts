@@ -14,6 +14,7 @@ import { acceptContract } from './accept-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
 
 export type { MakeStore, StoreHandle } from './fixtures.js';
@@ -70,5 +71,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     outboxContract(makeStore);
     contactsContract(makeStore);
     templatesContract(makeStore);
+    suppressionsContract(makeStore);
   });
 }

@@ -19,6 +19,7 @@ import type {
 } from '../../core/message.js';
 import { MESSAGE_STATUSES, STREAMS } from '../../core/message.js';
 import type { Settlement } from '../../core/outcome.js';
+import { suppressionKey } from '../../core/suppression.js';
 import type {
   AcceptResult,
   ClaimRequest,
@@ -76,21 +77,35 @@ export const OUTBOX_SQL = {
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS i (
         ord integer, id text, lease_owner text, status text, due_at bigint, last_error text,
         at bigint, has_attempt boolean, relay text, started_at bigint, finished_at bigint,
-        outcome text, code integer, enhanced_code text, response text)),
+        outcome text, code integer, enhanced_code text, response text, category text,
+        bounce_category text, suppress_email text, suppress_reason text,
+        suppress_category text, suppress_source text)),
     settled AS (
       UPDATE messages m
       SET status = i.status, due_at = i.due_at, lease_owner = NULL, last_error = i.last_error,
-          attempts = m.attempts + CASE WHEN i.has_attempt THEN 1 ELSE 0 END, updated_at = i.at
+          attempts = m.attempts + CASE WHEN i.has_attempt THEN 1 ELSE 0 END,
+          bounce_category = i.bounce_category, updated_at = i.at
       FROM input i
       WHERE m.id = i.id AND m.lease_owner = i.lease_owner AND m.status = 'sending'
       RETURNING m.id, m.attempts, i.ord),
     recorded AS (
       INSERT INTO message_attempts
-        (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response)
+        (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
+         category)
       SELECT s.id, s.attempts, i.relay, i.started_at, i.finished_at, i.outcome, i.code,
-             i.enhanced_code, i.response
+             i.enhanced_code, i.response, i.category
       FROM settled s JOIN input i ON i.ord = s.ord
-      WHERE i.has_attempt)
+      WHERE i.has_attempt),
+    suppressed AS (
+      -- One row per address (an upsert may not touch a row twice): the latest settlement's.
+      INSERT INTO suppressions (email, reason, category, source_message_id, created_at, updated_at)
+      SELECT DISTINCT ON (i.suppress_email) i.suppress_email, i.suppress_reason,
+             i.suppress_category, i.suppress_source, i.at, i.at
+      FROM settled s JOIN input i ON i.ord = s.ord
+      WHERE i.suppress_email IS NOT NULL
+      ORDER BY i.suppress_email, i.ord DESC
+      ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, category = excluded.category,
+        source_message_id = excluded.source_message_id, updated_at = excluded.updated_at)
     SELECT id FROM settled ORDER BY ord`,
   release: `UPDATE messages SET status = 'queued', due_at = $1, lease_owner = NULL, updated_at = $1
     WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'sending'`,
@@ -122,6 +137,12 @@ function settlementRow(s: Settlement, ord: number): Record<string, unknown> {
     code: a?.code ?? null,
     enhanced_code: a?.enhancedCode ?? null,
     response: a?.response ?? null,
+    category: a?.category ?? null,
+    bounce_category: s.bounceCategory ?? null,
+    suppress_email: s.suppress ? suppressionKey(s.suppress.email) : null,
+    suppress_reason: s.suppress?.reason ?? null,
+    suppress_category: s.suppress?.category ?? null,
+    suppress_source: s.suppress?.sourceMessageId ?? null,
   };
 }
 

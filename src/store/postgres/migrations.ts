@@ -117,4 +117,23 @@ CREATE TABLE idempotency_keys (
 );
 `,
   },
+  {
+    // Bounce classification (core/bounce.ts) and the suppression list
+    // (core/suppression.ts). Emails in suppressions are lower-cased keys,
+    // COLLATE "C" so pages by email sort as on SQLite.
+    id: '0002_bounces_suppressions',
+    sql: `
+ALTER TABLE messages ADD COLUMN bounce_category text;
+ALTER TABLE message_attempts ADD COLUMN category text;
+
+CREATE TABLE suppressions (
+  email text COLLATE "C" PRIMARY KEY,
+  reason text NOT NULL,
+  category text,
+  source_message_id text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+`,
+  },
 ];

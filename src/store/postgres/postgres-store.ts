@@ -23,6 +23,7 @@ import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgDatabase } from './pg-database.js';
+import { PgSuppressionStore } from './suppressions.js';
 import { PgTemplateStore } from './templates.js';
 
 export interface PostgresStoreOptions {
@@ -93,6 +94,7 @@ export class PostgresStore implements Store {
   readonly lists: PgListStore;
   readonly templates: PgTemplateStore;
   readonly messages: PgMessageStore;
+  readonly suppressions: PgSuppressionStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -106,6 +108,7 @@ export class PostgresStore implements Store {
     this.lists = new PgListStore(this.db);
     this.templates = new PgTemplateStore(this.db);
     this.messages = new PgMessageStore(this.db);
+    this.suppressions = new PgSuppressionStore(this.db);
   }
 
   /**

@@ -37,6 +37,7 @@ import {
 import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-errors.js';
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
+import { upsertSuppression } from './suppressions.js';
 
 interface AcceptItem {
   message: NewMessage;
@@ -62,12 +63,13 @@ export const OUTBOX_SQL = {
     WHERE id = ?`,
   settle: `UPDATE messages
     SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
-        updated_at = ?
+        bounce_category = ?, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'
     RETURNING attempts`,
   insertAttempt: `INSERT INTO message_attempts
-    (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
+     category)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   release: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
   reclaimAbandoned: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
@@ -204,6 +206,7 @@ export class SqliteMessageStore implements MessageStore {
           dueAt,
           s.lastError ?? null,
           s.attempt ? 1 : 0,
+          s.bounceCategory ?? null,
           s.at,
           s.id,
           s.leaseOwner,
@@ -222,8 +225,10 @@ export class SqliteMessageStore implements MessageStore {
             a.code ?? null,
             a.enhancedCode ?? null,
             a.response,
+            a.category ?? null,
           );
         }
+        if (s.suppress) upsertSuppression(this.cache, s.suppress);
       }
       return applied;
     });

@@ -111,4 +111,23 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Bounce classification (core/bounce.ts) and the suppression list
+    // (core/suppression.ts). Emails in suppressions are lower-cased keys;
+    // WITHOUT ROWID since the key is the lookup.
+    id: '0002_bounces_suppressions',
+    sql: `
+ALTER TABLE messages ADD COLUMN bounce_category TEXT;
+ALTER TABLE message_attempts ADD COLUMN category TEXT;
+
+CREATE TABLE suppressions (
+  email TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  category TEXT,
+  source_message_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -25,6 +25,7 @@ import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { mapSqliteError, promised } from './sqlite-errors.js';
 import { StatementCache } from './statement-cache.js';
+import { SqliteSuppressionStore } from './suppressions.js';
 import { SqliteTemplateStore } from './templates.js';
 
 export interface SqliteStoreOptions {
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
   readonly lists: SqliteListStore;
   readonly templates: SqliteTemplateStore;
   readonly messages: SqliteMessageStore;
+  readonly suppressions: SqliteSuppressionStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -82,6 +84,7 @@ export class SqliteStore implements Store {
     this.lists = new SqliteListStore(this.cache);
     this.templates = new SqliteTemplateStore(this.cache);
     this.messages = new SqliteMessageStore(this.cache, options.acceptBatch);
+    this.suppressions = new SqliteSuppressionStore(this.cache);
   }
 
   /**
