@@ -4,6 +4,7 @@
  * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it.
  */
 import { cpus, totalmem } from 'node:os';
+import { printDkimBenchmark } from './dkim.js';
 import { bareFastifyAccept, sluiceAccept } from './http-accept.js';
 import { outboxToSink, type OutboxRun } from './outbox-delivery.js';
 import { ensurePostfixTools, line, smtpSourceToSink, stats } from './support.js';
@@ -35,6 +36,8 @@ async function main(): Promise<void> {
     line('sluice: validate + strict render + SQLite FULL commit', accept, 'msg/s', bareMedian),
   );
   console.log('');
+
+  await printDkimBenchmark(RUNS);
 
   console.log('## Outbox → SMTP relay (claim, render, MIME, send, settle)');
   if (!ensurePostfixTools()) {

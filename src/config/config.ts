@@ -12,12 +12,60 @@ export interface RelayConfig {
   maxConnections: number;
   tls: { mode: 'none' | 'starttls' | 'implicit'; rejectUnauthorized: boolean; servername?: string };
   auth?: { user: string; pass: string };
+  rate?: RateConfig;
+  /** Per-relay overrides of `health`. */
+  health?: { failureThreshold?: number; cooldownMs?: number };
+  warmup?: { start: string; dailyCaps: number[] };
+}
+
+/** Messages per second and/or per hour. */
+export interface RateConfig {
+  perSecond?: number;
+  perHour?: number;
+}
+
+export interface DomainLimitsConfig extends RateConfig {
+  /** Most SMTP transactions in flight at once towards the group, over all relays. */
+  maxConnections?: number;
+}
+
+export interface DomainGroupConfig extends DomainLimitsConfig {
+  name: string;
+  domains: string[];
 }
 
 export interface PoolConfig {
   name: string;
   relays: string[];
   strategy: Strategy;
+  rate?: RateConfig;
+}
+
+export interface RoutingRuleConfig {
+  match: { senderDomain?: string; recipientDomain?: string; campaign?: string };
+  pool: string;
+}
+
+export interface HealthConfig {
+  failureThreshold: number;
+  cooldownMs: number;
+  maxCooldownMs: number;
+  /** Active probe period; absent: no active probes. */
+  probeIntervalMs?: number;
+}
+
+export interface ThrottlesConfig {
+  global?: RateConfig;
+  maxWaitMs: number;
+  domainGroups: DomainGroupConfig[];
+  domainDefaults: DomainLimitsConfig;
+  adaptive: {
+    enabled: boolean;
+    cooldownMs: number;
+    restoreIntervalMs: number;
+    restoreStep: number;
+    minFactor: number;
+  };
 }
 
 /** One DKIM key as configured; the key itself is read by `readDkimKey` (dkim-keys.ts). */
@@ -41,7 +89,9 @@ export interface SluiceConfig {
   relays: RelayConfig[];
   /** Never empty after loading: when none is configured, one pool `default` of all relays. */
   pools: PoolConfig[];
-  routing: { transactional: string; bulk: string };
+  routing: { transactional: string; bulk: string; rules: RoutingRuleConfig[] };
+  health: HealthConfig;
+  throttles: ThrottlesConfig;
   sink: { enabled: boolean; host: string; port: number; keep: number };
   delivery: {
     enabled: boolean;

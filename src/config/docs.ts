@@ -21,7 +21,9 @@ interface Row {
 
 function expectedWords(schema: TSchema, inArray: boolean): string {
   if (schema.type === 'array') {
-    return inArray ? 'array of strings' : 'array (JSON in the environment)';
+    const items = (schema.items as TSchema | undefined)?.type;
+    const of = items === 'integer' ? 'integers' : items === 'object' ? 'objects' : 'strings';
+    return inArray ? `array of ${of}` : 'array (JSON in the environment)';
   }
   const description = String(schema.description ?? '');
   if (description.includes('A duration:')) return 'duration';

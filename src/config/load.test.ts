@@ -39,7 +39,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.pools, [
       { name: 'default', relays: ['sink'], strategy: 'round-robin' },
     ]);
-    assert.deepEqual(config.routing, { transactional: 'default', bulk: 'default' });
+    assert.deepEqual(config.routing, { transactional: 'default', bulk: 'default', rules: [] });
     assert.equal(config.delivery.retry.maxAgeMs, 3 * 86_400_000);
     assert.equal(config.http.bodyLimit, 1024 * 1024);
     assert.ok(Object.isFrozen(config.delivery.retry), 'the configuration is frozen');

@@ -178,6 +178,20 @@ function resolveConfig(
       ...(r.tls.servername ? { servername: r.tls.servername } : {}),
     },
     ...(r.auth ? { auth: { user: r.auth.user, pass: r.auth.pass } } : {}),
+    ...(r.rate ? { rate: { ...r.rate } } : {}),
+    ...(r.health
+      ? {
+          health: {
+            ...(r.health.failureThreshold !== undefined
+              ? { failureThreshold: r.health.failureThreshold }
+              : {}),
+            ...(r.health.cooldown !== undefined
+              ? { cooldownMs: parseDuration(r.health.cooldown) }
+              : {}),
+          },
+        }
+      : {}),
+    ...(r.warmup ? { warmup: { start: r.warmup.start, dailyCaps: [...r.warmup.dailyCaps] } } : {}),
   }));
   if (relays.length === 0) {
     if (!sinkEnabled) {
@@ -193,7 +207,12 @@ function resolveConfig(
   );
   const relayNames = new Set(relays.map((r) => r.name));
   const pools: PoolConfig[] = input.pools.length
-    ? input.pools.map((p) => ({ name: p.name, relays: [...p.relays], strategy: p.strategy }))
+    ? input.pools.map((p) => ({
+        name: p.name,
+        relays: [...p.relays],
+        strategy: p.strategy,
+        ...(p.rate ? { rate: { ...p.rate } } : {}),
+      }))
     : [{ name: 'default', relays: relays.map((r) => r.name), strategy: 'round-robin' }];
   checkUnique(
     pools.map((p) => p.name),
@@ -216,6 +235,24 @@ function resolveConfig(
     if (!poolNames.has(pool))
       throw new ConfigError(`config key "routing.${stream}": no pool is named "${pool}"`);
   }
+  input.routing.rules.forEach((rule, i) => {
+    if (!poolNames.has(rule.pool))
+      throw new ConfigError(
+        `config key "routing.rules[${i}].pool": no pool is named "${rule.pool}"`,
+      );
+  });
+  for (const relay of input.relays) {
+    if (relay.warmup && Number.isNaN(Date.parse(`${relay.warmup.start}T00:00:00Z`)))
+      throw new ConfigError(
+        `config key "relays.warmup.start" of relay "${relay.name}": "${relay.warmup.start}" is not a date`,
+      );
+  }
+  checkUnique(
+    input.throttles.domainGroups.map((g) => g.name),
+    'throttles.domainGroups',
+  );
+  const t = input.throttles;
+  const h = input.health;
   const d = input.delivery;
   return {
     http: {
@@ -229,7 +266,32 @@ function resolveConfig(
     auth: input.auth.adminApiKey ? { adminApiKey: input.auth.adminApiKey } : {},
     relays,
     pools,
-    routing,
+    routing: {
+      ...routing,
+      rules: input.routing.rules.map((rule) => ({ match: { ...rule.match }, pool: rule.pool })),
+    },
+    health: {
+      failureThreshold: h.failureThreshold,
+      cooldownMs: parseDuration(h.cooldown),
+      maxCooldownMs: parseDuration(h.maxCooldown),
+      ...(h.probeInterval !== undefined ? { probeIntervalMs: parseDuration(h.probeInterval) } : {}),
+    },
+    throttles: {
+      ...(t.global ? { global: { ...t.global } } : {}),
+      maxWaitMs: parseDuration(t.maxWait),
+      domainGroups: t.domainGroups.map((g) => ({
+        ...g,
+        domains: g.domains.map((d) => d.toLowerCase()),
+      })),
+      domainDefaults: { ...t.domainDefaults },
+      adaptive: {
+        enabled: t.adaptive.enabled,
+        cooldownMs: parseDuration(t.adaptive.cooldown),
+        restoreIntervalMs: parseDuration(t.adaptive.restoreInterval),
+        restoreStep: t.adaptive.restoreStep,
+        minFactor: t.adaptive.minFactor,
+      },
+    },
     sink: {
       enabled: sinkEnabled,
       host: input.sink.host,

@@ -19,6 +19,17 @@ const Duration = (defaultValue: string, description: string) =>
     },
   );
 
+/** A duration with no default, for optional keys. */
+const OptionalDuration = (description: string) =>
+  Type.Optional(
+    Type.Union(
+      [Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' }), Type.Integer({ minimum: 1 })],
+      {
+        description: `${description} A duration: "250ms", "30s", "5m", "2h", "3d", or milliseconds.`,
+      },
+    ),
+  );
+
 const Size = (defaultValue: string, description: string) =>
   Type.Union([Type.String({ pattern: '^\\d+\\s*(b|kb|mb)$' }), Type.Integer({ minimum: 1 })], {
     default: defaultValue,
@@ -26,6 +37,38 @@ const Size = (defaultValue: string, description: string) =>
   });
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
+
+const Rate = (description: string) =>
+  Type.Optional(
+    Type.Object(
+      {
+        perSecond: Type.Optional(
+          Type.Number({ exclusiveMinimum: 0, description: 'Most messages per second.' }),
+        ),
+        perHour: Type.Optional(
+          Type.Number({ exclusiveMinimum: 0, description: 'Most messages per hour.' }),
+        ),
+      },
+      { additionalProperties: false, description },
+    ),
+  );
+
+const DomainLimits = {
+  maxConnections: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      description:
+        'Most SMTP transactions in flight at once towards these domains, over all relays.',
+    }),
+  ),
+  perSecond: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, description: 'Most messages per second to these domains.' }),
+  ),
+  perHour: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, description: 'Most messages per hour to these domains.' }),
+  ),
+};
 
 export const RelaySchema = Type.Object(
   {
@@ -92,6 +135,41 @@ export const RelaySchema = Type.Object(
         { additionalProperties: false, description: 'Credentials, when the relay requires AUTH.' },
       ),
     ),
+    rate: Rate('Most messages this relay is given, over all pools.'),
+    health: Type.Optional(
+      Type.Object(
+        {
+          failureThreshold: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 1000,
+              description: 'Overrides `health.failureThreshold`.',
+            }),
+          ),
+          cooldown: OptionalDuration('Overrides `health.cooldown`.'),
+        },
+        { additionalProperties: false, description: 'Circuit breaker settings of this relay.' },
+      ),
+    ),
+    warmup: Type.Optional(
+      Type.Object(
+        {
+          start: Type.String({
+            pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+            description: 'Day 0 of the schedule, `YYYY-MM-DD` (UTC).',
+          }),
+          dailyCaps: Type.Array(Type.Integer({ minimum: 1 }), {
+            minItems: 1,
+            description:
+              'Most messages on day 0, 1, 2 … of the schedule; after the last day, no cap.',
+          }),
+        },
+        {
+          additionalProperties: false,
+          description: 'Warm-up schedule of a new relay (a new IP): a daily cap by day index.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -114,6 +192,7 @@ export const PoolSchema = Type.Object(
           'How the pool picks a relay for a message: `round-robin`; `least-connections` (fewest messages in flight); `weighted` (smooth weighted round-robin by `weight`); `hash` (consistent hashing of the recipient domain, so a domain sticks to one relay).',
       },
     ),
+    rate: Rate('Most messages through this pool.'),
   },
   { additionalProperties: false },
 );
@@ -256,6 +335,39 @@ export const ConfigSchema = Type.Object(
         bulk: Type.Optional(
           Type.String({ description: 'Pool for the `bulk` stream; default: the first pool.' }),
         ),
+        rules: Type.Array(
+          Type.Object(
+            {
+              match: Type.Object(
+                {
+                  senderDomain: Type.Optional(
+                    Type.String({ minLength: 1, description: 'Domain of the From address.' }),
+                  ),
+                  recipientDomain: Type.Optional(
+                    Type.String({ minLength: 1, description: 'Domain of the recipient.' }),
+                  ),
+                  campaign: Type.Optional(
+                    Type.String({
+                      minLength: 1,
+                      description: 'Value of the `X-Sluice-Campaign` header of the message.',
+                    }),
+                  ),
+                },
+                {
+                  additionalProperties: false,
+                  description: 'Every field given must equal (case-insensitively).',
+                },
+              ),
+              pool: Type.String({ minLength: 1, description: 'Pool for matching messages.' }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            description:
+              'Ordered rules; the first that matches a message picks its pool, before the stream routes.',
+          },
+        ),
       },
       {
         additionalProperties: false,
@@ -365,6 +477,97 @@ export const ConfigSchema = Type.Object(
         ),
       },
       { additionalProperties: false, default: {}, description: 'The delivery worker.' },
+    ),
+    health: Type.Object(
+      {
+        failureThreshold: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 3,
+          description:
+            "Consecutive connection failures (refused, timed out, 421 at the greeting, broken mid-transaction) that open a relay's circuit: it takes no traffic until a probe succeeds.",
+        }),
+        cooldown: Duration('10s', 'How long an open circuit waits before one probe connection.'),
+        maxCooldown: Duration('5m', 'Each failed probe doubles the cool-down, up to this.'),
+        probeInterval: OptionalDuration(
+          'Active health check: every this often, open a connection to each relay (EHLO), then QUIT; off when absent.',
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Relay health: circuit breakers and failover.',
+      },
+    ),
+    throttles: Type.Object(
+      {
+        global: Rate('Most messages this process sends, over all pools.'),
+        maxWait: Duration(
+          '1s',
+          'Longest a throttled message waits in memory; beyond it, it goes back to the queue until a token frees (no attempt counted).',
+        ),
+        domainGroups: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({
+                ...Name,
+                description: 'Name of the group, in metrics and logs.',
+              }),
+              domains: Type.Array(Type.String({ minLength: 1 }), {
+                minItems: 1,
+                description:
+                  'Recipient domains served by one receiver, e.g. gmail.com, googlemail.com.',
+              }),
+              ...DomainLimits,
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            description:
+              'Destination domain groups and their limits. An unmapped domain is a group of its own, with `domainDefaults`.',
+          },
+        ),
+        domainDefaults: Type.Object(DomainLimits, {
+          additionalProperties: false,
+          default: {},
+          description: 'Limits of each domain not in a group (none by default).',
+        }),
+        adaptive: Type.Object(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description:
+                "Halve a domain group's rate and connection limit when it answers 421 or a 4.7.x rate-limit reply.",
+            }),
+            cooldown: Duration('5m', 'How long a cut holds before the limit is restored.'),
+            restoreInterval: Duration('1m', 'Time between restore steps after the cool-down.'),
+            restoreStep: Type.Number({
+              exclusiveMinimum: 0,
+              maximum: 1,
+              default: 0.25,
+              description: 'Share of the configured limit given back at each step.',
+            }),
+            minFactor: Type.Number({
+              exclusiveMinimum: 0,
+              maximum: 1,
+              default: 0.125,
+              description: 'Repeated cuts never go below this share of the configured limit.',
+            }),
+          },
+          {
+            additionalProperties: false,
+            default: {},
+            description: 'Adaptive backoff of domain groups that have limits.',
+          },
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'Throttles: per destination domain group, per relay and pool (`rate`), global.',
+      },
     ),
     templates: Type.Object(
       {

@@ -15,6 +15,18 @@ export interface SluiceEventMap {
   'worker:settle-batch': { size: number; durationMs: number };
   /** Claimed messages handed back unsent (graceful shutdown). */
   'message:released': { count: number };
+  /** A relay's circuit changed state (closed, open, half-open). */
+  'relay:state': { relay: string; state: 'closed' | 'open' | 'half-open'; reason: string };
+  /** Messages assigned to a relay (waiting for or using a connection) changed. */
+  'relay:in-flight': { relay: string; inFlight: number };
+  /** Relays of a pool that take traffic now, out of all its relays. */
+  'pool:availability': { pool: string; available: number; total: number };
+  /** A message waited for a throttle (`scope`: domain, relay, pool, global, connections). */
+  'throttle:wait': { scope: string; key: string; waitMs: number };
+  /** A message went back to the queue because a throttle would make it wait too long. */
+  'throttle:deferred': { scope: string; key: string };
+  /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
+  'throttle:rate': { group: string; factor: number; perSecond?: number };
 }
 
 type Listener<T> = (payload: T) => void;

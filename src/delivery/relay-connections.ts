@@ -7,23 +7,42 @@
  * transactional before bulk. The queue is served by:
  * - an idle connection (most recently used first, so surplus ones age out);
  * - or a new connection, opened when waiters outnumber the openings under
- *   way and the relay has room. A connection that fails to open fails one
- *   waiter, which is deferred with the reason; the next waiter triggers the
- *   next attempt. (The circuit breaker of the relay-farm issue will stop
- *   those attempts while a relay is down: see `accepting`.)
+ *   way, the relay has room, and its circuit allows (relay-health.ts: in
+ *   half-open only one opening, the probe; when open, none).
+ *
+ * Failover: a connection that fails to open hands one waiter back as
+ * `redispatch` (the pool sends it to another relay at once; nothing of it
+ * reached this relay). When failures open the circuit, every waiter is
+ * handed back the same way and idle connections are closed. Sends cut
+ * mid-transaction are not re-sent here: the relay may have the message, so
+ * they come back deferred and are retried later, on another relay.
+ *
+ * Active probe (`health.probeInterval`): when nothing is in flight, or the
+ * circuit is half-open, a connection is opened (greeting + EHLO) and closed
+ * with QUIT; its outcome feeds the breaker like any other connection.
  *
  * `inFlight` counts messages assigned to this relay (waiting or sending);
  * least-connections balances on it.
  */
-import type { RelayConfig } from '../config/config.js';
+import type { HealthConfig, RelayConfig } from '../config/config.js';
+import type { Clock } from '../core/clock.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
 import type { Stream } from '../core/message.js';
 import type { SendResult } from '../core/outcome.js';
 import type { DeliveryLogger } from './logger.js';
+import { RelayHealth } from './relay-health.js';
 import { SmtpClient, type Envelope, type SmtpClientOptions } from './smtp-client.js';
 
-/** A send, or the message handed back unsent (shutdown) so the worker can release it. */
-export type DispatchResult = SendResult | { kind: 'released' };
+/**
+ * A send; or the message handed back unsent (shutdown) so the worker can
+ * release it; or held back by a throttle or by every relay being down, to be
+ * tried again at `retryAt` without counting an attempt.
+ */
+export type DispatchResult =
+  SendResult | { kind: 'released' } | { kind: 'throttled'; retryAt: number; reason: string };
+
+/** What one relay answers: a result, or the message handed back untouched to go elsewhere. */
+export type RelayResult = DispatchResult | { kind: 'redispatch'; reason: string };
 
 export interface DispatchRequest {
   envelope: Envelope;
@@ -42,13 +61,18 @@ export interface RelayConnectionsOptions {
   greetingTimeoutMs: number;
   socketTimeoutMs: number;
   idleTimeoutMs: number;
+  health: HealthConfig;
+  clock: Clock;
   events: EventBus<SluiceEventMap>;
   logger: DeliveryLogger;
+  /** Called after every change of this relay's health. */
+  onHealthChange?: () => void;
 }
 
 type Grant =
   | { kind: 'client'; client: SmtpClient }
   | { kind: 'failed'; reason: string }
+  | { kind: 'redispatch'; reason: string }
   | { kind: 'released' };
 
 interface Waiter {
@@ -63,8 +87,11 @@ interface IdleClient {
 export class RelayConnections {
   readonly name: string;
   readonly weight: number;
+  readonly health: RelayHealth;
   /** Messages assigned to this relay and not finished. */
   inFlight = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing: Promise<void> | undefined;
   private readonly clients = new Set<SmtpClient>();
   private readonly idle: IdleClient[] = [];
   private readonly waiters: Record<Stream, Waiter[]> = { transactional: [], bulk: [] };
@@ -84,14 +111,34 @@ export class RelayConnections {
       greetingTimeoutMs: options.greetingTimeoutMs,
       socketTimeoutMs: options.socketTimeoutMs,
     };
+    const { relay, health } = options;
+    this.health = new RelayHealth({
+      relay: relay.name,
+      failureThreshold: relay.health?.failureThreshold ?? health.failureThreshold,
+      cooldownMs: relay.health?.cooldownMs ?? health.cooldownMs,
+      maxCooldownMs: health.maxCooldownMs,
+      ...(relay.warmup ? { warmup: relay.warmup } : {}),
+      clock: options.clock,
+      events: options.events,
+      logger: options.logger,
+      onChange: () => options.onHealthChange?.(),
+      onHalfOpen: () => this.pump(),
+    });
+    if (health.probeIntervalMs !== undefined) {
+      this.probeTimer = setInterval(() => this.probe(), health.probeIntervalMs);
+      // Probes never keep the process alive on their own.
+      this.probeTimer.unref();
+    }
   }
 
-  /**
-   * Whether this relay takes new messages. Only `false` once closing today;
-   * the seam where relay health (circuit breaker) will plug in.
-   */
+  /** Whether this relay takes new messages now: not closing, circuit allows, under its warm-up cap. */
   get accepting(): boolean {
-    return !this.closing;
+    return !this.closing && this.health.available;
+  }
+
+  /** This relay's own rate limit, when it has one. */
+  get rate(): RelayConfig['rate'] {
+    return this.options.relay.rate;
   }
 
   /** Connections open or opening. */
@@ -99,15 +146,17 @@ export class RelayConnections {
     return this.clients.size + this.opening;
   }
 
-  async send(request: DispatchRequest): Promise<DispatchResult> {
-    this.inFlight++;
+  async send(request: DispatchRequest): Promise<RelayResult> {
+    this.changeInFlight(1);
+    this.health.countDispatch();
+    let wentOut = false;
     try {
       // A pooled connection can have been closed by the relay a moment ago
       // without us noticing yet; when it fails before a byte of the message
       // went out, the message takes one more connection instead of a deferral.
       for (let attempt = 1; ; attempt++) {
         const grant = await this.acquire(request);
-        if (grant.kind === 'released') return grant;
+        if (grant.kind === 'released' || grant.kind === 'redispatch') return grant;
         if (grant.kind === 'failed') {
           return { kind: 'deferred', relay: this.name, response: grant.reason };
         }
@@ -117,27 +166,38 @@ export class RelayConnections {
           return { kind: 'released' };
         }
         const reused = client.sent > 0;
+        wentOut = true;
         request.onStart?.();
         const outcome = await client.send(request.envelope, request.raw);
-        this.release(client);
         const { result } = outcome;
         if (result.kind === 'deferred' && result.code === undefined) {
-          if (outcome.untouched && reused && attempt === 1 && !this.closing) continue;
+          if (outcome.untouched && reused && attempt === 1 && !this.closing) {
+            this.release(client);
+            continue;
+          }
           this.options.events.emit('relay:connection-error', {
             relay: this.name,
             error: result.response,
           });
+          // Broken or timed out mid-transaction: the relay is not well.
+          if (!this.closing && this.health.failure(result.response)) this.failOver(result.response);
+        } else {
+          this.health.success();
         }
+        this.release(client);
         return result;
       }
     } finally {
-      this.inFlight--;
+      if (!wentOut) this.health.countDispatch(true);
+      this.changeInFlight(-1);
     }
   }
 
   /** QUITs idle connections, drops busy ones (their sends come back deferred), gives up openings. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.probeTimer);
+    this.health.close();
     this.abortOpenings.abort();
     for (const lane of ['transactional', 'bulk'] as const) {
       for (const waiter of this.waiters[lane].splice(0)) {
@@ -153,7 +213,52 @@ export class RelayConnections {
     await Promise.all([
       ...[...this.clients].map((c) => (idle.has(c) ? c.close() : c.destroy())),
       ...this.openings,
+      this.probing,
     ]);
+  }
+
+  private changeInFlight(delta: number): void {
+    this.inFlight += delta;
+    this.options.events.emit('relay:in-flight', { relay: this.name, inFlight: this.inFlight });
+  }
+
+  /** The circuit opened: waiting messages go to other relays now; idle connections are closed. */
+  private failOver(reason: string): void {
+    for (const lane of ['transactional', 'bulk'] as const) {
+      for (const waiter of this.waiters[lane].splice(0)) {
+        waiter.grant({ kind: 'redispatch', reason: `relay ${this.name} is down: ${reason}` });
+      }
+    }
+    for (const { client, timer } of this.idle.splice(0)) {
+      clearTimeout(timer);
+      void client.close();
+    }
+  }
+
+  /** Active health check; see the header comment. At most one at a time. */
+  private probe(): void {
+    if (this.closing || this.probing) return;
+    const idleRelay = this.inFlight === 0 && this.opening === 0;
+    if (!idleRelay && this.health.state !== 'half-open') return;
+    if (!this.health.beginAttempt()) return;
+    this.probing = (async () => {
+      this.opening++;
+      const result = await SmtpClient.open(this.clientOptions, this.abortOpenings.signal);
+      this.opening--;
+      if (result.ok) {
+        await result.client.close();
+        if (!this.closing) this.health.success();
+      } else if (!this.closing) {
+        this.options.logger.warn(
+          { relay: this.name, reason: result.reason },
+          'relay health probe failed',
+        );
+        if (this.health.failure(result.reason)) this.failOver(result.reason);
+      }
+      this.pump();
+    })().finally(() => {
+      this.probing = undefined;
+    });
   }
 
   private acquire(request: DispatchRequest): Promise<Grant> {
@@ -161,6 +266,9 @@ export class RelayConnections {
     if (signal?.aborted) return Promise.resolve({ kind: 'released' });
     if (this.closing) {
       return Promise.resolve({ kind: 'failed', reason: `relay ${this.name} is shutting down` });
+    }
+    if (this.health.open) {
+      return Promise.resolve({ kind: 'redispatch', reason: `relay ${this.name} is down` });
     }
     const idle = this.takeIdle();
     if (idle) return Promise.resolve({ kind: 'client', client: idle });
@@ -200,7 +308,8 @@ export class RelayConnections {
     while (
       !this.closing &&
       this.waiting > this.opening &&
-      this.connectionCount < this.options.relay.maxConnections
+      this.connectionCount < this.options.relay.maxConnections &&
+      this.health.beginAttempt()
     ) {
       const opening = this.openOne().finally(() => this.openings.delete(opening));
       this.openings.add(opening);
@@ -212,23 +321,26 @@ export class RelayConnections {
     const result = await SmtpClient.open(this.clientOptions, this.abortOpenings.signal);
     this.opening--;
     if (!result.ok) {
-      if (!this.closing) {
-        this.options.logger.warn(
-          { relay: this.name, reason: result.reason },
-          'cannot open a connection to the relay',
-        );
-        this.options.events.emit('relay:connection-error', {
-          relay: this.name,
-          error: result.reason,
-        });
+      const reason = `cannot connect to relay ${this.name}: ${result.reason}`;
+      if (this.closing) {
+        this.nextWaiter()?.grant({ kind: 'failed', reason });
+        return;
       }
-      this.nextWaiter()?.grant({
-        kind: 'failed',
-        reason: `cannot connect to relay ${this.name}: ${result.reason}`,
+      this.options.logger.warn(
+        { relay: this.name, reason: result.reason },
+        'cannot open a connection to the relay',
+      );
+      this.options.events.emit('relay:connection-error', {
+        relay: this.name,
+        error: result.reason,
       });
+      // Nothing of the message reached this relay: another relay may take it now.
+      this.nextWaiter()?.grant({ kind: 'redispatch', reason });
+      if (this.health.failure(result.reason)) this.failOver(result.reason);
       this.pump();
       return;
     }
+    this.health.success();
     const { client } = result;
     this.clients.add(client);
     client.onClose(() => {

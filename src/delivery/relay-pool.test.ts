@@ -147,6 +147,6 @@ describe('RelayPools', () => {
     await mail(p, 'c@example.com');
     await p.close();
     assert.equal(p.connectionCount, 0);
-    assert.equal((await mail(p, 'd@example.com')).kind, 'deferred', 'closed pools take no more');
+    assert.equal((await mail(p, 'd@example.com')).kind, 'throttled', 'closed pools take no more');
   });
 });

@@ -2,32 +2,71 @@
  * Relays, pools and routing, as configured: each relay has one set of
  * persistent connections (shared by every pool it belongs to, so its
  * `maxConnections` holds however it is reached); each pool picks one of its
- * relays per message with its strategy; each stream goes to one pool.
+ * relays per message with its strategy; routing rules, then the stream,
+ * choose the pool.
  *
- * Which relays are eligible is decided here, per message, before the
- * strategy picks (`RelayConnections.accepting`): the seam where the
- * relay-farm issue adds health checks, a circuit breaker and failover to
- * the next relay.
+ * One dispatch (`RelayPools.send`):
+ *
+ *   route → throttles (rates, domain-group connections; throttles.ts)
+ *     → pool: strategy picks among the relays that are available now
+ *       (circuit closed or half-open and free to probe, under warm-up cap,
+ *       per-relay rate within maxWait), not yet tried for this dispatch, and
+ *       not the relay that deferred this message last time when another exists
+ *     → relay: sends; or hands the message back untouched (`redispatch`:
+ *       its connection could not open, its circuit opened) → next relay
+ *   no relay available → `throttled` until the earliest relay may take
+ *   traffic again (no attempt counted, no busy loop)
+ *
+ * Availability of each pool is recounted on every relay state change; a
+ * change is one event (`pool:availability`) and one log line.
  */
 import { hostname } from 'node:os';
 import type { SluiceConfig } from '../config/config.js';
+import { domainOf } from '../core/address.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
-import type { Stream } from '../core/message.js';
+import type { ClaimedMessage, Stream } from '../core/message.js';
+import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import {
   createRelayPicker,
   type RelayPicker,
   type RelayStrategy,
 } from '../core/relay-selection.js';
+import { campaignOf, routeMessage, type RoutingTable } from '../core/routing.js';
+import { MemoryRateLimiter } from '../core/token-bucket.js';
+import { abortableSleep } from './abortable-sleep.js';
 import type { DeliveryLogger } from './logger.js';
 import {
   RelayConnections,
   type DispatchRequest,
   type DispatchResult,
 } from './relay-connections.js';
+import { Throttles } from './throttles.js';
 
 export interface PoolDispatch extends DispatchRequest {
   /** What the `hash` strategy hashes: the recipient domain. */
   key: string;
+  /** Prefer another relay than this one (it deferred the message last time), when one is available. */
+  avoid?: string;
+}
+
+/**
+ * Messages whose last relay is remembered (to try another next time). Each
+ * entry lives from a deferral to the next attempt; 100,000 covers a long
+ * outage of a busy node at a few MB, and the oldest are forgotten first.
+ */
+const REMEMBERED_DEFERRALS = 100_000;
+/**
+ * Shortest delay before a message that found no relay available comes
+ * back: a relay whose cool-down is just ending must not bring a batch
+ * straight back in a tight loop.
+ */
+const MIN_UNAVAILABLE_DELAY_MS = 100;
+
+interface PoolContext {
+  clock: Clock;
+  limiter: RateLimiter;
+  maxWaitMs: number;
 }
 
 export class RelayPool {
@@ -35,25 +74,77 @@ export class RelayPool {
 
   constructor(
     readonly name: string,
-    private readonly relays: readonly RelayConnections[],
+    readonly relays: readonly RelayConnections[],
     strategy: RelayStrategy,
+    private readonly context: PoolContext = {
+      clock: systemClock,
+      limiter: new MemoryRateLimiter(),
+      maxWaitMs: 0,
+    },
   ) {
     this.picker = createRelayPicker(strategy);
   }
 
-  send(request: PoolDispatch): Promise<DispatchResult> {
-    const candidates = this.relays
-      .filter((r) => r.accepting)
-      .map((r) => ({ name: r.name, weight: r.weight, inFlight: r.inFlight }));
-    const chosen = this.picker.pick(candidates, request.key);
-    const relay = this.relays.find((r) => r.name === chosen);
-    if (!relay) {
-      return Promise.resolve({
-        kind: 'deferred',
-        response: `no relay of pool ${this.name} is available`,
-      });
+  /** Relays that take traffic now. */
+  get available(): number {
+    return this.relays.filter((r) => r.accepting).length;
+  }
+
+  async send(request: PoolDispatch): Promise<DispatchResult> {
+    const tried = new Set<string>();
+    let lastReason: string | undefined;
+    let lastRelay: string | undefined;
+    let rateRetryAt = Infinity;
+    for (;;) {
+      const eligible = this.relays.filter((r) => r.accepting && !tried.has(r.name));
+      const preferred =
+        request.avoid !== undefined && eligible.some((r) => r.name !== request.avoid)
+          ? eligible.filter((r) => r.name !== request.avoid)
+          : eligible;
+      const chosen = this.picker.pick(
+        preferred.map((r) => ({ name: r.name, weight: r.weight, inFlight: r.inFlight })),
+        request.key,
+      );
+      const relay = preferred.find((r) => r.name === chosen);
+      if (!relay) {
+        if (lastReason !== undefined && lastRelay !== undefined) {
+          return { kind: 'deferred', relay: lastRelay, response: lastReason };
+        }
+        return this.unavailable(rateRetryAt);
+      }
+      tried.add(relay.name);
+      const rate = relay.rate;
+      if (rate) {
+        const now = this.context.clock.now();
+        const reservation = this.context.limiter.reserve(
+          [{ key: `relay:${relay.name}`, limit: rate }],
+          now,
+          this.context.maxWaitMs,
+        );
+        if (!reservation.ok) {
+          rateRetryAt = Math.min(rateRetryAt, reservation.retryAt);
+          continue;
+        }
+        if (reservation.waitMs > 0 && !(await abortableSleep(reservation.waitMs, request.signal))) {
+          return { kind: 'released' };
+        }
+      }
+      const result = await relay.send(request);
+      if (result.kind !== 'redispatch') return result;
+      lastReason = result.reason;
+      lastRelay = relay.name;
     }
-    return relay.send(request);
+  }
+
+  /** Every relay is down, capped or over its rate: come back when the first may take traffic. */
+  private unavailable(rateRetryAt: number): DispatchResult {
+    const now = this.context.clock.now();
+    const earliest = Math.min(rateRetryAt, ...this.relays.map((r) => r.health.retryAt()));
+    return {
+      kind: 'throttled',
+      retryAt: Math.max(now + MIN_UNAVAILABLE_DELAY_MS, Number.isFinite(earliest) ? earliest : now),
+      reason: `no relay of pool ${this.name} is available`,
+    };
   }
 }
 
@@ -61,16 +152,35 @@ export interface RelayPoolsOptions {
   config: SluiceConfig;
   events: EventBus<SluiceEventMap>;
   logger: DeliveryLogger;
+  clock?: Clock;
+  /** Where rate tokens live; default: this process's memory. */
+  limiter?: RateLimiter;
+}
+
+export interface MessageDispatch {
+  envelope: DispatchRequest['envelope'];
+  raw: Buffer;
+  lane: Stream;
+  signal?: AbortSignal;
+  onStart?: () => void;
 }
 
 /** Every relay's connections and every pool, built from the configuration. */
 export class RelayPools {
   readonly relays = new Map<string, RelayConnections>();
+  readonly throttles: Throttles;
   private readonly pools = new Map<string, RelayPool>();
   private readonly routes: Record<Stream, RelayPool>;
+  private readonly routing: RoutingTable;
+  private readonly lastDeferredBy = new Map<string, string>();
+  private readonly reportedAvailable = new Map<string, number>();
+  private readonly clock: Clock;
 
-  constructor({ config, events, logger }: RelayPoolsOptions) {
+  constructor(private readonly options: RelayPoolsOptions) {
+    const { config, events, logger } = options;
     const d = config.delivery;
+    this.clock = options.clock ?? systemClock;
+    const limiter = options.limiter ?? new MemoryRateLimiter();
     for (const relay of config.relays) {
       this.relays.set(
         relay.name,
@@ -81,11 +191,15 @@ export class RelayPools {
           greetingTimeoutMs: d.greetingTimeoutMs,
           socketTimeoutMs: d.socketTimeoutMs,
           idleTimeoutMs: d.idleTimeoutMs,
+          health: config.health,
+          clock: this.clock,
           events,
           logger,
+          onHealthChange: () => this.recountAvailability(),
         }),
       );
     }
+    const context = { clock: this.clock, limiter, maxWaitMs: config.throttles.maxWaitMs };
     for (const pool of config.pools) {
       const members = pool.relays.map((name) => {
         const relay = this.relays.get(name);
@@ -93,16 +207,73 @@ export class RelayPools {
         if (!relay) throw new Error(`pool ${pool.name} names unknown relay ${name}`);
         return relay;
       });
-      this.pools.set(pool.name, new RelayPool(pool.name, members, pool.strategy));
+      this.pools.set(pool.name, new RelayPool(pool.name, members, pool.strategy, context));
     }
     this.routes = {
       transactional: this.pool(config.routing.transactional),
       bulk: this.pool(config.routing.bulk),
     };
+    this.routing = config.routing;
+    this.throttles = new Throttles({ config, limiter, clock: this.clock, events, logger });
+    for (const pool of this.pools.values()) {
+      this.reportedAvailable.set(pool.name, pool.relays.length);
+      events.emit('pool:availability', {
+        pool: pool.name,
+        available: pool.relays.length,
+        total: pool.relays.length,
+      });
+    }
   }
 
   forStream(stream: Stream): RelayPool {
     return this.routes[stream];
+  }
+
+  /** The pool a message goes through: the first matching routing rule, else its stream's. */
+  route(message: ClaimedMessage): RelayPool {
+    return this.pool(
+      routeMessage(this.routing, {
+        stream: message.stream,
+        senderDomain: domainOf(message.from.email),
+        recipientDomain: domainOf(message.to.email),
+        campaign: campaignOf(message.headers),
+      }),
+    );
+  }
+
+  /** Routes, throttles and sends one message; see the header comment. */
+  async send(message: ClaimedMessage, dispatch: MessageDispatch): Promise<DispatchResult> {
+    const pool = this.route(message);
+    const recipientDomain = domainOf(message.to.email);
+    const grant = await this.throttles.acquire({
+      lane: dispatch.lane,
+      pool: pool.name,
+      recipientDomain,
+      ...(dispatch.signal ? { signal: dispatch.signal } : {}),
+    });
+    if (grant.kind !== 'go') return grant;
+    const avoid = this.lastDeferredBy.get(message.id);
+    this.lastDeferredBy.delete(message.id);
+    let startedAt = this.clock.now();
+    try {
+      const result = await pool.send({
+        ...dispatch,
+        key: recipientDomain,
+        ...(avoid !== undefined ? { avoid } : {}),
+        onStart: () => {
+          startedAt = this.clock.now();
+          dispatch.onStart?.();
+        },
+      });
+      if (result.kind === 'deferred' || result.kind === 'delivered' || result.kind === 'bounced') {
+        this.throttles.onResult(grant.group, result, startedAt);
+      }
+      if (result.kind === 'deferred' && result.relay !== undefined)
+        this.remember(message.id, result.relay);
+      return result;
+    } finally {
+      grant.release();
+    }
   }
 
   /** Total connections open or opening, over all relays. */
@@ -115,6 +286,33 @@ export class RelayPools {
   /** Closes every connection (QUIT when idle); resolves when all are gone. */
   async close(): Promise<void> {
     await Promise.all([...this.relays.values()].map((r) => r.close()));
+  }
+
+  private remember(id: string, relay: string): void {
+    if (this.lastDeferredBy.size >= REMEMBERED_DEFERRALS) {
+      const oldest = this.lastDeferredBy.keys().next().value;
+      if (oldest !== undefined) this.lastDeferredBy.delete(oldest);
+    }
+    this.lastDeferredBy.set(id, relay);
+  }
+
+  private recountAvailability(): void {
+    for (const pool of this.pools.values()) {
+      const available = pool.available;
+      if (this.reportedAvailable.get(pool.name) === available) continue;
+      this.reportedAvailable.set(pool.name, available);
+      const total = pool.relays.length;
+      this.options.events.emit('pool:availability', { pool: pool.name, available, total });
+      const fields = { pool: pool.name, available, total };
+      if (available === 0) {
+        this.options.logger.error(
+          fields,
+          'every relay of the pool is down: messages wait in the queue',
+        );
+      } else {
+        this.options.logger.info(fields, 'relays available in the pool changed');
+      }
+    }
   }
 
   private pool(name: string): RelayPool {

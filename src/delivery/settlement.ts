@@ -117,3 +117,20 @@ export function settlementForPostponed(
   if (dueAt === undefined) return { ...base, status: 'expired', lastError: reason };
   return { ...base, status: 'deferred', dueAt, lastError: reason };
 }
+
+/**
+ * Held back before any SMTP (a throttle, or no relay of the pool available):
+ * due again at `retryAt`, no attempt recorded since none was made; expired
+ * once past the maximum age like any deferral.
+ */
+export function settlementForThrottled(
+  message: ClaimedMessage,
+  held: { retryAt: number; reason: string },
+  at: number,
+  owner: string,
+): Settlement {
+  const base = { id: message.id, leaseOwner: owner, at };
+  if (at >= message.expiresAt) return { ...base, status: 'expired', lastError: held.reason };
+  const dueAt = Math.min(held.retryAt, message.expiresAt);
+  return { ...base, status: 'deferred', dueAt, lastError: held.reason };
+}

@@ -58,6 +58,7 @@ import {
   settlementForFailure,
   settlementForPostponed,
   settlementForSend,
+  settlementForThrottled,
   type SettlementContext,
 } from './settlement.js';
 
@@ -105,7 +106,7 @@ export class DeliveryWorker {
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     const { config, events, logger, store } = options;
-    this.pools = new RelayPools({ config, events, logger });
+    this.pools = new RelayPools({ config, events, logger, clock: options.clock });
     this.sleeper = new LoopSleep(options.clock);
     this.signer = DkimSigner.fromConfig(config.dkim ?? [], logger);
     // Every message waiting for a connection listens on this one signal
@@ -283,8 +284,7 @@ export class DeliveryWorker {
   private async deliver(message: ClaimedMessage, raw: Buffer): Promise<void> {
     const { clock } = this.options;
     let startedAt = clock.now();
-    const result = await this.pools.forStream(message.stream).send({
-      key: domainOf(message.to.email),
+    const result = await this.pools.send(message, {
       lane: message.stream,
       envelope: { from: this.envelopeSender(message), to: [message.to.email] },
       raw,
@@ -295,6 +295,13 @@ export class DeliveryWorker {
     });
     if (result.kind === 'released') {
       this.releasable.push(message.id);
+      return;
+    }
+    if (result.kind === 'throttled') {
+      // No SMTP happened: back to the queue, no attempt, no deferral event.
+      const now = clock.now();
+      const held = settlementForThrottled(message, result, now, this.options.nodeId);
+      await this.settle(message, held, undefined, 0, false);
       return;
     }
     const finishedAt = clock.now();
@@ -327,6 +334,7 @@ export class DeliveryWorker {
     settlement: Settlement,
     result?: SendResult,
     latencyMs = 0,
+    emit = true,
   ): Promise<void> {
     const outcome = await this.batcher.add(settlement);
     this.slotFreed();
@@ -345,7 +353,7 @@ export class DeliveryWorker {
       return;
     }
     if (settlement.status === 'deferred') this.sleeper.dueAt(settlement.dueAt);
-    emitSettled(this.options.events, message, settlement, result, latencyMs);
+    if (emit) emitSettled(this.options.events, message, settlement, result, latencyMs);
   }
 
   // ── stopping ───────────────────────────────────────────────────────

@@ -27,7 +27,20 @@ export function testConfig(overrides: Partial<SluiceConfig> = {}): SluiceConfig 
     auth: {},
     relays: [],
     pools: [],
-    routing: { transactional: 'default', bulk: 'default' },
+    routing: { transactional: 'default', bulk: 'default', rules: [] },
+    health: { failureThreshold: 3, cooldownMs: 10_000, maxCooldownMs: 300_000 },
+    throttles: {
+      maxWaitMs: 1_000,
+      domainGroups: [],
+      domainDefaults: {},
+      adaptive: {
+        enabled: true,
+        cooldownMs: 300_000,
+        restoreIntervalMs: 60_000,
+        restoreStep: 0.25,
+        minFactor: 0.125,
+      },
+    },
     sink: { enabled: false, host: '127.0.0.1', port: 0, keep: 100 },
     delivery: {
       enabled: false,

@@ -6,6 +6,7 @@
  */
 import client from 'prom-client';
 import type { EventBus } from '../core/events.js';
+import { CIRCUIT_STATES } from '../core/circuit-breaker.js';
 import { MESSAGE_STATUSES } from '../core/message.js';
 import type { Store } from '../core/ports/store.js';
 
@@ -88,7 +89,88 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     },
   });
 
+  const relayUp = new client.Gauge({
+    name: 'sluice_relay_up',
+    help: 'Whether a relay takes traffic (1: circuit closed; 0: open or half-open), by relay.',
+    labelNames: ['relay'],
+    registers: [registry],
+  });
+  const circuit = new client.Gauge({
+    name: 'sluice_relay_circuit_state',
+    help: 'Circuit breaker state of a relay: 1 for the current state, 0 for the others.',
+    labelNames: ['relay', 'state'],
+    registers: [registry],
+  });
+  const relayInFlight = new client.Gauge({
+    name: 'sluice_relay_in_flight',
+    help: 'Messages assigned to a relay (waiting for or using a connection), by relay.',
+    labelNames: ['relay'],
+    registers: [registry],
+  });
+  const poolAvailable = new client.Gauge({
+    name: 'sluice_pool_available_relays',
+    help: 'Relays of a pool that take traffic now; 0 means its messages wait in the queue.',
+    labelNames: ['pool'],
+    registers: [registry],
+  });
+  const poolRelays = new client.Gauge({
+    name: 'sluice_pool_relays',
+    help: 'Relays configured in a pool.',
+    labelNames: ['pool'],
+    registers: [registry],
+  });
+  const throttleWaits = new client.Counter({
+    name: 'sluice_throttle_waits_total',
+    help: 'Messages that waited for a throttle, by scope (rate, connections) and domain group.',
+    labelNames: ['scope', 'group'],
+    registers: [registry],
+  });
+  const throttleWaitSeconds = new client.Counter({
+    name: 'sluice_throttle_wait_seconds_total',
+    help: 'Time messages spent waiting for throttles, by scope and domain group.',
+    labelNames: ['scope', 'group'],
+    registers: [registry],
+  });
+  const throttleDeferrals = new client.Counter({
+    name: 'sluice_throttle_deferrals_total',
+    help: 'Messages sent back to the queue by a throttle (no attempt counted), by scope and group.',
+    labelNames: ['scope', 'group'],
+    registers: [registry],
+  });
+  const rateFactor = new client.Gauge({
+    name: 'sluice_domain_rate_factor',
+    help: 'Share of its configured limits a domain group may use now (adaptive backoff; 1 = all).',
+    labelNames: ['group'],
+    registers: [registry],
+  });
+  const ratePerSecond = new client.Gauge({
+    name: 'sluice_domain_rate_per_second',
+    help: 'Messages per second a domain group may receive now (configured rate times the factor).',
+    labelNames: ['group'],
+    registers: [registry],
+  });
+
   const unsubscribe = [
+    events.on('relay:state', (e) => {
+      relayUp.set({ relay: e.relay }, e.state === 'closed' ? 1 : 0);
+      for (const state of CIRCUIT_STATES) {
+        circuit.set({ relay: e.relay, state }, state === e.state ? 1 : 0);
+      }
+    }),
+    events.on('relay:in-flight', (e) => relayInFlight.set({ relay: e.relay }, e.inFlight)),
+    events.on('pool:availability', (e) => {
+      poolAvailable.set({ pool: e.pool }, e.available);
+      poolRelays.set({ pool: e.pool }, e.total);
+    }),
+    events.on('throttle:wait', (e) => {
+      throttleWaits.inc({ scope: e.scope, group: e.key });
+      throttleWaitSeconds.inc({ scope: e.scope, group: e.key }, e.waitMs / 1000);
+    }),
+    events.on('throttle:deferred', (e) => throttleDeferrals.inc({ scope: e.scope, group: e.key })),
+    events.on('throttle:rate', (e) => {
+      rateFactor.set({ group: e.group }, e.factor);
+      if (e.perSecond !== undefined) ratePerSecond.set({ group: e.group }, e.perSecond);
+    }),
     events.on('message:accepted', (e) => accepted.inc({ stream: e.stream })),
     events.on('send:delivered', (e) => {
       delivered.inc({ relay: e.relay });

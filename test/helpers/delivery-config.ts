@@ -23,6 +23,10 @@ export interface TestConfigOptions {
   strategy?: RelayStrategy;
   delivery?: Partial<Omit<SluiceConfig['delivery'], 'retry'>>;
   retry?: Partial<SluiceConfig['delivery']['retry']>;
+  health?: Partial<SluiceConfig['health']>;
+  throttles?: Partial<SluiceConfig['throttles']>;
+  pools?: SluiceConfig['pools'];
+  routing?: Partial<SluiceConfig['routing']>;
 }
 
 export function testConfig(options: TestConfigOptions): SluiceConfig {
@@ -32,14 +36,28 @@ export function testConfig(options: TestConfigOptions): SluiceConfig {
     dataDir: '.',
     auth: {},
     relays: options.relays,
-    pools: [
+    pools: options.pools ?? [
       {
         name: 'default',
         relays: options.relays.map((r) => r.name),
         strategy: options.strategy ?? 'round-robin',
       },
     ],
-    routing: { transactional: 'default', bulk: 'default' },
+    routing: { transactional: 'default', bulk: 'default', rules: [], ...options.routing },
+    health: { failureThreshold: 3, cooldownMs: 10_000, maxCooldownMs: 60_000, ...options.health },
+    throttles: {
+      maxWaitMs: 1_000,
+      domainGroups: [],
+      domainDefaults: {},
+      adaptive: {
+        enabled: true,
+        cooldownMs: 60_000,
+        restoreIntervalMs: 10_000,
+        restoreStep: 0.25,
+        minFactor: 0.125,
+      },
+      ...options.throttles,
+    },
     sink: { enabled: false, host: '127.0.0.1', port: 0, keep: 100 },
     delivery: {
       enabled: true,

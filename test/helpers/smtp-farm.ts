@@ -10,6 +10,10 @@
  * - `{ slowMs }`: accept, but wait this long before the final 250.
  * - `'drop'`: read the whole message, then destroy the socket without a
  *   reply (the sender cannot know whether it was delivered).
+ *
+ * Several relays can share one `DomainConcurrency` to record, per recipient
+ * domain, how many transactions were open at once over all of them (from
+ * RCPT TO to the final reply, or until the session ends or resets).
  */
 import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -35,6 +39,36 @@ export interface ScriptedRelayOptions {
   tls?: 'implicit' | 'starttls';
   /** Inactivity after which the relay drops a client. */
   socketTimeoutMs?: number;
+  /** Listen on this port (to restart a stopped relay where it was); default: a free one. */
+  port?: number;
+  /** Shared per-domain concurrency record. */
+  domains?: DomainConcurrency;
+}
+
+/** Transactions open at once per recipient domain, over every relay that shares it. */
+export class DomainConcurrency {
+  private readonly open = new Map<string, number>();
+  private readonly peaks = new Map<string, number>();
+
+  /** `groupOf` gathers domains (gmail.com, googlemail.com → google); default: each its own. */
+  constructor(private readonly groupOf: (domain: string) => string = (d) => d) {}
+
+  enter(domain: string): void {
+    const group = this.groupOf(domain);
+    const n = (this.open.get(group) ?? 0) + 1;
+    this.open.set(group, n);
+    this.peaks.set(group, Math.max(n, this.peaks.get(group) ?? 0));
+  }
+
+  leave(domain: string): void {
+    const group = this.groupOf(domain);
+    this.open.set(group, (this.open.get(group) ?? 1) - 1);
+  }
+
+  /** Most transactions open at once for the group (or domain). */
+  peak(group: string): number {
+    return this.peaks.get(group) ?? 0;
+  }
 }
 
 export interface ScriptedRelay {
@@ -57,6 +91,8 @@ export interface ScriptedRelay {
 interface SessionState {
   /** The first non-accept behaviour among this transaction's recipients. */
   pending?: Behaviour;
+  /** Recipient domains of the open transaction (for `domains`). */
+  open: string[];
 }
 
 export async function startScriptedRelay(
@@ -75,10 +111,16 @@ export async function startScriptedRelay(
   const state = (session: SMTPServerSession): SessionState => {
     let s = sessions.get(session.id);
     if (!s) {
-      s = {};
+      s = { open: [] };
       sessions.set(session.id, s);
     }
     return s;
+  };
+
+  const endTransaction = (session: SMTPServerSession): void => {
+    const s = sessions.get(session.id);
+    if (!s) return;
+    for (const domain of s.open.splice(0)) options.domains?.leave(domain);
   };
 
   const serverOptions: SMTPServerOptions = {
@@ -103,6 +145,7 @@ export async function startScriptedRelay(
       }
     },
     onMailFrom(_address, session, callback) {
+      endTransaction(session);
       state(session).pending = undefined;
       callback();
     },
@@ -117,6 +160,9 @@ export async function startScriptedRelay(
       }
       const s = state(session);
       if (decided !== 'accept' && s.pending === undefined) s.pending = decided;
+      const domain = rcpt.slice(rcpt.indexOf('@') + 1);
+      s.open.push(domain);
+      options.domains?.enter(domain);
       callback();
     },
     onData(stream, session, callback) {
@@ -124,12 +170,17 @@ export async function startScriptedRelay(
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         const decided = state(session).pending ?? 'accept';
+        const reply = (error: Error | null, message?: string): void => {
+          endTransaction(session);
+          callback(error, message);
+        };
         if (decided === 'drop') {
+          endTransaction(session);
           sockets.get(`${session.remoteAddress}:${session.remotePort}`)?.destroy();
           return;
         }
         if (typeof decided === 'object' && 'reply' in decided) {
-          callback(replyError(decided.reply));
+          reply(replyError(decided.reply));
           return;
         }
         const finish = (): void => {
@@ -143,7 +194,7 @@ export async function startScriptedRelay(
             messageId: headerMessageId(raw),
             receivedAt: Date.now(),
           });
-          callback(null, 'Ok: queued');
+          reply(null, 'Ok: queued');
         };
         if (typeof decided === 'object') {
           const timer = setTimeout(() => {
@@ -157,6 +208,7 @@ export async function startScriptedRelay(
       });
     },
     onClose(session) {
+      endTransaction(session);
       sessions.delete(session.id);
     },
   };
@@ -173,7 +225,7 @@ export async function startScriptedRelay(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
