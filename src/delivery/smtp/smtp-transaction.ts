@@ -49,6 +49,8 @@ export type TransactionOutcome =
 /** Addresses go between angle brackets on a command line: none of these may occur. */
 const UNSAFE_ADDRESS = /[\r\n<>\0]/;
 const ASCII = /^[\x20-\x7e]*$/;
+/** Stands for a reply not read yet, so `verdict` can judge the steps done so far. */
+const OK: SmtpReply = { code: 354, lines: [] };
 
 export async function sendTransaction(
   connection: SmtpConnection,
@@ -129,44 +131,22 @@ async function transact(
     for (let i = 0; i < rcptLines.length; i++) rcpts.push(await connection.read('command'));
     data = await connection.read('command');
   } else {
-    connection.write(mailLine);
-    mail = await connection.read('command');
+    // One at a time: stop at the first answer that decides the transaction.
+    mail = await connection.command(mailLine.slice(0, -2));
     if (isFailure(mail)) return broken(mail.reason, true);
     if (!positive(mail)) return { kind: 'refused', step: 'MAIL', reply: mail };
-    for (const line of rcptLines) {
-      connection.write(line);
-      rcpts.push(await connection.read('command'));
-    }
-    const failure = rcpts.find(isFailure);
-    if (failure) return broken(failure.reason, true);
-    if (!rcpts.filter(isReply).some(positive)) {
-      return { kind: 'refused', step: 'RCPT', reply: recipientVerdict(rcpts.filter(isReply)) };
-    }
+    for (const line of rcptLines) rcpts.push(await connection.command(line.slice(0, -2)));
+    const refused = verdict(mail, rcpts, OK);
+    if (refused) return refused;
     data = await connection.command('DATA');
   }
 
-  if (isFailure(mail)) return broken(mail.reason, true);
-  const rcptReplies: SmtpReply[] = [];
-  for (const rcpt of rcpts) {
-    if (isFailure(rcpt)) return broken(rcpt.reason, true);
-    rcptReplies.push(rcpt);
-  }
-  if (isFailure(data)) return broken(data.reason, true);
-  const mailReply = mail;
-  const dataReply = data;
-  let refusal: TransactionOutcome | undefined;
-  if (!positive(mailReply)) refusal = { kind: 'refused', step: 'MAIL', reply: mailReply };
-  else if (!rcptReplies.some(positive)) {
-    refusal = { kind: 'refused', step: 'RCPT', reply: recipientVerdict(rcptReplies) };
-  } else if (dataReply.code !== 354) {
-    refusal = { kind: 'refused', step: 'DATA', reply: dataReply };
-  }
+  const refusal = verdict(mail, rcpts, data);
   if (refusal) {
-    if (dataReply.code === 354) {
+    if (!isFailure(data) && data.code === 354) {
       // Nothing valid to send: end the data at once; its reply does not matter.
       connection.write('.\r\n');
-      const ended = await connection.read('data');
-      if (isFailure(ended)) return broken(ended.reason, true);
+      await connection.read('data');
     }
     return refusal;
   }
@@ -177,6 +157,32 @@ async function transact(
   if (isFailure(final)) return broken(final.reason, false);
   if (positive(final)) return { kind: 'accepted', reply: final };
   return { kind: 'refused', step: 'message', reply: final };
+}
+
+/**
+ * What the replies to MAIL, RCPT and DATA come to, in command order: the
+ * first refusal is the verdict even when the connection failed after it
+ * (a 421 to MAIL is followed by the server closing). `undefined`: go on with
+ * the message.
+ */
+function verdict(
+  mail: ReadResult,
+  rcpts: ReadResult[],
+  data: ReadResult,
+): TransactionOutcome | undefined {
+  if (isFailure(mail)) return broken(mail.reason, true);
+  if (!positive(mail)) return { kind: 'refused', step: 'MAIL', reply: mail };
+  const replies: SmtpReply[] = [];
+  for (const rcpt of rcpts) {
+    if (isFailure(rcpt)) return broken(rcpt.reason, true);
+    replies.push(rcpt);
+  }
+  if (!replies.some(positive)) {
+    return { kind: 'refused', step: 'RCPT', reply: recipientVerdict(replies) };
+  }
+  if (isFailure(data)) return broken(data.reason, true);
+  if (data.code !== 354) return { kind: 'refused', step: 'DATA', reply: data };
+  return undefined;
 }
 
 /** RSET after a refusal so the next MAIL starts clean; on a 421 or a failed RSET the connection goes. */
@@ -200,10 +206,6 @@ function recipientVerdict(all: SmtpReply[]): SmtpReply {
   const temporary = all.find((r) => r.code >= 400 && r.code < 500);
   // `to` is never empty (checked locally), so there is at least one reply.
   return temporary ?? last ?? { code: 554, lines: ['no recipient reply'] };
-}
-
-function isReply(result: ReadResult): result is SmtpReply {
-  return !isFailure(result);
 }
 
 function positive(reply: SmtpReply): boolean {
