@@ -21,7 +21,7 @@ interface Row {
 
 function expectedWords(schema: TSchema, inArray: boolean): string {
   if (schema.type === 'array') {
-    const items = (schema.items as TSchema | undefined)?.type;
+    const items: unknown = (schema.items as TSchema | undefined)?.type;
     const of = items === 'integer' ? 'integers' : items === 'object' ? 'objects' : 'strings';
     return inArray ? `array of ${of}` : 'array (JSON in the environment)';
   }
