@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { isSluiceError } from '../core/errors.js';
 import { ConfigError } from '../config/load.js';
+import { registerBounceCheck } from './commands/bounce-check.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerOpenapi } from './commands/openapi.js';
@@ -25,6 +26,7 @@ registerMigrate(program);
 registerSink(program);
 registerOpenapi(program);
 registerConfigCommands(program);
+registerBounceCheck(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || isSluiceError(error)) {

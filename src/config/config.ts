@@ -2,6 +2,7 @@
  * The configuration after loading: defaults applied, durations in
  * milliseconds, sizes in bytes, relays and pools resolved, frozen.
  */
+import type { BounceRule } from '../core/bounce.js';
 import type { DkimAlgorithm, Strategy } from './schema.js';
 
 export interface RelayConfig {
@@ -118,7 +119,13 @@ export interface SluiceConfig {
   shutdownTimeoutMs: number;
   /** Empty when absent (hand-built configurations in tests may leave it out). */
   dkim?: DkimKeyConfig[];
-  bounces?: { returnPathDomain?: string };
+  bounces?: {
+    returnPathDomain?: string;
+    /** Absolute path of the operator's bounce rules, when configured. */
+    rulesFile?: string;
+    /** The operator's rules (read from `rulesFile` at load), tried before the built-in ones. */
+    rules?: BounceRule[];
+  };
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }

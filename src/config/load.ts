@@ -10,6 +10,8 @@ import { resolve } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { DkimKeyConfig, PoolConfig, RelayConfig, SluiceConfig } from './config.js';
+import type { BounceRule } from '../core/bounce.js';
+import { readBounceRulesFile } from './bounce-rules-file.js';
 import { readDkimKey } from './dkim-keys.js';
 import { ConfigSchema, DKIM_DEFAULT_HEADERS, type ConfigInput } from './schema.js';
 import { envVariables, parseEnvValue } from './env.js';
@@ -325,9 +327,12 @@ function resolveConfig(
     log: { level: input.log.level as SluiceConfig['log']['level'] },
     shutdownTimeoutMs: parseDuration(input.shutdownTimeout),
     dkim: resolveDkim(input.dkim, cwd),
-    bounces: input.bounces.returnPathDomain
-      ? { returnPathDomain: input.bounces.returnPathDomain.toLowerCase() }
-      : {},
+    bounces: {
+      ...(input.bounces.returnPathDomain
+        ? { returnPathDomain: input.bounces.returnPathDomain.toLowerCase() }
+        : {}),
+      ...resolveBounceRules(input.bounces.rulesFile, cwd),
+    },
     source,
   };
 }
@@ -354,6 +359,18 @@ export function withSinkPort(config: Readonly<SluiceConfig>, port: number): Read
     r.name === 'sink' && r.port === config.sink.port ? { ...r, port } : r,
   );
   return deepFreeze({ ...config, sink: { ...config.sink, port }, relays });
+}
+
+/** Reads and checks the operator's bounce rules now, so a bad one stops the start naming it. */
+function resolveBounceRules(
+  file: string | undefined,
+  cwd: string,
+): { rulesFile?: string; rules?: BounceRule[] } {
+  if (file === undefined) return {};
+  const rulesFile = resolve(cwd, file);
+  const result = readBounceRulesFile(rulesFile);
+  if (!result.ok) throw new ConfigError(`config key "bounces.rulesFile": ${result.problem}`);
+  return { rulesFile, rules: result.rules };
 }
 
 /** Reads and checks every DKIM key now, so a bad one stops the start naming it. */

@@ -612,6 +612,13 @@ export const ConfigSchema = Type.Object(
               'When set, each message is sent with the envelope sender (Return-Path) `bounces+<message id>@<this domain>` (VERP), so that a bounce arriving later names its message; its MX must deliver to Sluice. When absent, the envelope sender is the From address.',
           }),
         ),
+        rulesFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'A JSON file of bounce rules tried before the built-in ones (docs/bounces.md); relative to the working folder. Checked at start: a bad rule stops it with an error naming the rule index and field.',
+          }),
+        ),
       },
       {
         additionalProperties: false,

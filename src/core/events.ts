@@ -8,7 +8,9 @@ export interface SluiceEventMap {
   'message:claimed': { count: number };
   'send:delivered': { id: string; relay: string; latencyMs: number; sinceAcceptMs: number };
   'send:deferred': { id: string; relay?: string; reason: string };
-  'send:bounced': { id: string; relay: string; code: number; reason: string };
+  'send:bounced': { id: string; relay: string; code: number; reason: string; category: string };
+  /** Not sent: the recipient is on the suppression list. */
+  'message:suppressed': { id: string };
   'message:expired': { id: string };
   'message:failed': { id: string; reason: string };
   'relay:connection-error': { relay: string; error: string };

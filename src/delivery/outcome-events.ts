@@ -33,6 +33,7 @@ export function emitSettled(
         relay: result?.relay ?? '',
         code: result?.code ?? 0,
         reason,
+        category: settlement.bounceCategory ?? 'unknown',
       });
       return;
     case 'expired':
@@ -42,6 +43,7 @@ export function emitSettled(
       events.emit('message:failed', { id: message.id, reason });
       return;
     case 'suppressed':
+      events.emit('message:suppressed', { id: message.id });
       return;
   }
 }

@@ -3,13 +3,23 @@
  *
  *   SendResult / local outcome        → status     attempt outcome
  *   delivered (2xx after DATA)        → delivered  delivered
- *   bounced (5xx but 503)             → bounced    bounced
+ *   bounced (5xx but 503), its bounce
+ *     rule permanent                  → bounced    bounced
  *   deferred (4xx, 503, no connection,
- *     timeout, drop), retry scheduled → deferred   deferred   dueAt = nextAttemptAt(…)
+ *     timeout, drop), or a 5xx whose
+ *     rule is not permanent;
+ *     retry scheduled                 → deferred   deferred   dueAt = nextAttemptAt(…)
  *   deferred, no retry left (maxAge)  → expired    deferred
  *   render / MIME error (no SMTP)     → failed     failed
+ *
+ * Every deferred or bounced attempt carries its bounce category (the rules
+ * of core/bounce-rules.ts), and so does the message. A bounce whose rule
+ * says `suppress` puts the recipient on the suppression list in the same
+ * store transaction as the settlement.
  */
 import type { AttemptRecord, ClaimedMessage } from '../core/message.js';
+import type { ReplyClassifier } from '../core/bounce.js';
+import { classifyReply } from '../core/bounce-rules.js';
 import type { SendResult, Settlement } from '../core/outcome.js';
 import { nextAttemptAt, type RetryPolicy } from '../core/retry.js';
 
@@ -23,6 +33,8 @@ export interface SettlementContext {
   owner: string;
   policy: RetryPolicy;
   random?: () => number;
+  /** The bounce rules (operator's, then built-in); default: the built-in ones. */
+  classify?: ReplyClassifier;
 }
 
 export function settlementForSend(
@@ -46,30 +58,59 @@ export function settlementForSend(
       : {}),
     response: result.response,
   };
-  switch (result.kind) {
-    case 'delivered':
-      return { ...base, status: 'delivered', attempt };
-    case 'bounced':
-      return { ...base, status: 'bounced', lastError: result.response, attempt };
-    case 'deferred': {
-      const dueAt = nextAttemptAt(
-        context.policy,
-        attemptNo,
-        timing.finishedAt,
-        message.expiresAt,
-        context.random,
-      );
-      if (dueAt === undefined) {
-        return {
-          ...base,
-          status: 'expired',
-          lastError: `${result.response} (not delivered within the maximum age; no further retries)`,
-          attempt,
-        };
-      }
-      return { ...base, status: 'deferred', dueAt, lastError: result.response, attempt };
-    }
+  if (result.kind === 'delivered') return { ...base, status: 'delivered', attempt };
+  const verdict = (context.classify ?? classifyReply)({
+    ...(result.code !== undefined ? { code: result.code } : {}),
+    ...(result.enhancedCode ? { enhancedCode: result.enhancedCode } : {}),
+    text: result.response,
+  });
+  const category = verdict.category;
+  if (result.kind === 'bounced' && verdict.permanent) {
+    return {
+      ...base,
+      status: 'bounced',
+      lastError: result.response,
+      attempt: { ...attempt, category },
+      bounceCategory: category,
+      ...(verdict.suppress
+        ? {
+            suppress: {
+              email: message.to.email,
+              reason: result.response,
+              category,
+              sourceMessageId: message.id,
+              at: timing.finishedAt,
+            },
+          }
+        : {}),
+    };
   }
+  // A 4xx, no reply at all, or a 5xx whose rule says it is temporary.
+  const deferredAttempt: AttemptRecord = { ...attempt, outcome: 'deferred', category };
+  const dueAt = nextAttemptAt(
+    context.policy,
+    attemptNo,
+    timing.finishedAt,
+    message.expiresAt,
+    context.random,
+  );
+  if (dueAt === undefined) {
+    return {
+      ...base,
+      status: 'expired',
+      lastError: `${result.response} (not delivered within the maximum age; no further retries)`,
+      attempt: deferredAttempt,
+      bounceCategory: category,
+    };
+  }
+  return {
+    ...base,
+    status: 'deferred',
+    dueAt,
+    lastError: result.response,
+    attempt: deferredAttempt,
+    bounceCategory: category,
+  };
 }
 
 /** A message that cannot be built (template missing, render or MIME error): final, no SMTP. */

@@ -39,6 +39,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { SluiceConfig } from '../config/config.js';
 import { domainOf } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
+import { createReplyClassifier } from '../core/bounce.js';
+import { BUILTIN_BOUNCE_RULES } from '../core/bounce-rules.js';
 import { isSluiceError } from '../core/errors.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
 import type { ClaimedMessage } from '../core/message.js';
@@ -54,6 +56,7 @@ import { LoopSleep, type SleepKind } from './loop-sleep.js';
 import { emitSettled } from './outcome-events.js';
 import { RelayPools } from './relay-pool.js';
 import { SettleBatcher } from './settle-batcher.js';
+import { isSuppressed, loadSuppressed, settlementForSuppressed } from './suppression-gate.js';
 import {
   settlementForFailure,
   settlementForPostponed,
@@ -117,6 +120,7 @@ export class DeliveryWorker {
       owner: options.nodeId,
       policy,
       ...(options.random ? { random: options.random } : {}),
+      classify: createReplyClassifier(BUILTIN_BOUNCE_RULES, config.bounces?.rules ?? []),
     };
     this.batcher = new SettleBatcher({
       settle: (batch) => store.messages.settle(batch),
@@ -219,15 +223,25 @@ export class DeliveryWorker {
   // ── preparing and sending ───────────────────────────────────────────
 
   private async prepareBatch(batch: ClaimedMessage[]): Promise<void> {
-    const templates = await this.loadTemplates(batch);
+    const [templates, suppressed] = await Promise.all([
+      this.loadTemplates(batch),
+      loadSuppressed(this.options.store, batch, this.options.logger),
+    ]);
     let sliceStart = performance.now();
     for (const message of batch) {
       if (this.stopping) {
         this.releasable.push(message.id);
         continue;
       }
-      if (!templates) {
-        this.track(this.deliveries, this.settle(message, this.postponed(message)));
+      if (!templates || !suppressed) {
+        const reason = templates ? 'the suppression list could not be read' : undefined;
+        this.track(this.deliveries, this.settle(message, this.postponed(message, reason)));
+        continue;
+      }
+      if (isSuppressed(suppressed, message)) {
+        const { clock, nodeId } = this.options;
+        const settlement = settlementForSuppressed(message, clock.now(), nodeId);
+        this.track(this.deliveries, this.settle(message, settlement));
         continue;
       }
       const prepared = await this.prepare(message, templates);
@@ -320,10 +334,10 @@ export class DeliveryWorker {
     return domain ? verpAddress(message.id, domain) : message.from.email;
   }
 
-  private postponed(message: ClaimedMessage): Settlement {
+  private postponed(message: ClaimedMessage, reason = 'templates could not be loaded'): Settlement {
     return settlementForPostponed(
       message,
-      'templates could not be loaded',
+      reason,
       this.options.clock.now(),
       this.settlementContext,
     );

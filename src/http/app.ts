@@ -34,6 +34,7 @@ import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { sinkRoutes } from './routes/sink.js';
 import { systemRoutes } from './routes/system.js';
+import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 
 export interface AppDeps {
@@ -62,6 +63,7 @@ export const API_TAGS = [
   { name: 'contacts', description: 'Recipients, keyed by email, with attributes for templates.' },
   { name: 'lists', description: 'Mailing lists and their members.' },
   { name: 'templates', description: 'Stored Liquid templates.' },
+  { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
   { name: 'sink', description: 'The built-in capture relay (development and tests).' },
   { name: 'system', description: 'Health, readiness, metrics and this document.' },
 ];
@@ -140,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       contactRoutes(v1, deps);
       listRoutes(v1, deps);
       templateRoutes(v1, deps);
+      suppressionRoutes(v1, deps);
       sinkRoutes(v1, deps);
       done();
     },

@@ -45,13 +45,18 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
   });
   const bounced = new client.Counter({
     name: 'sluice_messages_bounced_total',
-    help: 'Permanent failures (5xx), by relay.',
-    labelNames: ['relay'],
+    help: 'Permanent failures (5xx), by relay and bounce category (docs/bounces.md).',
+    labelNames: ['relay', 'category'],
     registers: [registry],
   });
   const expired = new client.Counter({
     name: 'sluice_messages_expired_total',
     help: 'Messages given up after delivery.retry.maxAge.',
+    registers: [registry],
+  });
+  const suppressed = new client.Counter({
+    name: 'sluice_messages_suppressed_total',
+    help: 'Messages not sent because the recipient is on the suppression list.',
     registers: [registry],
   });
   const failed = new client.Counter({
@@ -178,7 +183,8 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
       acceptToDelivery.observe(e.sinceAcceptMs / 1000);
     }),
     events.on('send:deferred', (e) => deferred.inc({ relay: e.relay ?? 'none' })),
-    events.on('send:bounced', (e) => bounced.inc({ relay: e.relay })),
+    events.on('send:bounced', (e) => bounced.inc({ relay: e.relay, category: e.category })),
+    events.on('message:suppressed', () => suppressed.inc()),
     events.on('message:expired', () => expired.inc()),
     events.on('message:failed', () => failed.inc()),
     events.on('relay:connection-error', (e) => connectionErrors.inc({ relay: e.relay })),

@@ -48,6 +48,7 @@ describe('GET /v1/messages/:id', () => {
       attempts: 0,
       nextAttemptAt: new Date(stored?.dueAt ?? 0).toISOString(),
       lastError: null,
+      bounceCategory: null,
       createdAt: new Date(t.clock.now()).toISOString(),
       updatedAt: new Date(stored?.updatedAt ?? 0).toISOString(),
       expiresAt: new Date(stored?.expiresAt ?? 0).toISOString(),
@@ -69,6 +70,7 @@ describe('GET /v1/messages/:id', () => {
         status: 'deferred',
         dueAt: retryAt,
         lastError: '421 4.7.0 Try again later',
+        bounceCategory: 'transient',
         attempt: {
           messageId: id,
           attempt: 1,
@@ -79,6 +81,7 @@ describe('GET /v1/messages/:id', () => {
           code: 421,
           enhancedCode: '4.7.0',
           response: '421 4.7.0 Try again later',
+          category: 'transient',
         },
         at: now + 250,
       },
@@ -89,6 +92,7 @@ describe('GET /v1/messages/:id', () => {
       attempts: number;
       nextAttemptAt: string;
       lastError: string;
+      bounceCategory: string;
       history: unknown[];
     }>('GET', `/v1/messages/${id}`);
     assert.equal(response.status, 200);
@@ -96,6 +100,7 @@ describe('GET /v1/messages/:id', () => {
     assert.equal(response.body.attempts, 1);
     assert.equal(response.body.nextAttemptAt, new Date(retryAt).toISOString());
     assert.equal(response.body.lastError, '421 4.7.0 Try again later');
+    assert.equal(response.body.bounceCategory, 'transient');
     assert.deepEqual(response.body.history, [
       {
         attempt: 1,
@@ -106,6 +111,7 @@ describe('GET /v1/messages/:id', () => {
         code: 421,
         enhancedCode: '4.7.0',
         response: '421 4.7.0 Try again later',
+        category: 'transient',
       },
     ]);
   });

@@ -76,6 +76,9 @@ const Attempt = Type.Object({
   code: Type.Union([Type.Integer(), Type.Null()]),
   enhancedCode: Type.Union([Type.String(), Type.Null()]),
   response: Type.String(),
+  category: Type.Union([Type.String(), Type.Null()], {
+    description: 'Deferred and bounced attempts: the bounce category (docs/bounces.md).',
+  }),
 });
 
 const MessageView = Type.Object({
@@ -93,6 +96,10 @@ const MessageView = Type.Object({
     description: 'When queued or deferred: when the next attempt is due.',
   }),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  bounceCategory: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'The bounce category of the latest deferral or bounce (docs/bounces.md); null once delivered.',
+  }),
   createdAt: IsoTime,
   updatedAt: IsoTime,
   expiresAt: IsoTime,
@@ -174,6 +181,7 @@ function messageView(message: StoredMessage, history: AttemptRecord[]): Static<t
     attempts: message.attempts,
     nextAttemptAt: waiting ? iso(message.dueAt) : null,
     lastError: message.lastError ?? null,
+    bounceCategory: message.bounceCategory ?? null,
     createdAt: iso(message.createdAt),
     updatedAt: iso(message.updatedAt),
     expiresAt: iso(message.expiresAt),
@@ -186,6 +194,7 @@ function messageView(message: StoredMessage, history: AttemptRecord[]): Static<t
       code: attempt.code ?? null,
       enhancedCode: attempt.enhancedCode ?? null,
       response: attempt.response,
+      category: attempt.category ?? null,
     })),
   };
 }

@@ -30,6 +30,10 @@ const OPERATIONS = [
   'GET /v1/sink/messages',
   'GET /v1/sink/messages/{id}',
   'DELETE /v1/sink/messages',
+  'GET /v1/suppressions',
+  'POST /v1/suppressions',
+  'GET /v1/suppressions/{email}',
+  'DELETE /v1/suppressions/{email}',
 ];
 
 interface Operation {
