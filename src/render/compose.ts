@@ -1,7 +1,8 @@
 /**
  * From a claimed message to the bytes sent after DATA: render its Liquid
  * sources (the message's own, or its template's) with the recipient's data,
- * then build the MIME message with nodemailer's MailComposer.
+ * then build the MIME message (a lean builder for the common shape,
+ * nodemailer's MailComposer for the rest).
  *
  * Header injection: every header value that rendering can influence is a
  * single line by construction. The rendered subject has its line breaks
@@ -16,6 +17,7 @@ import type { ClaimedMessage } from '../core/message.js';
 import type { Template } from '../core/ports/store.js';
 import { templateData } from './data.js';
 import type { TemplateEngine } from './liquid.js';
+import { buildLeanMime } from './mime-builder.js';
 
 export interface RenderedContent {
   subject: string;
@@ -77,25 +79,47 @@ const RESERVED_HEADERS = new Set([
 /** RFC 5322 field name: printable ASCII except colon. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 
-/** Builds the RFC 5322 message; multipart/alternative when it has both HTML and text. */
+/**
+ * Builds the RFC 5322 message; multipart/alternative when it has both HTML
+ * and text. The lean builder (mime-builder.ts) takes the common shape, 6–13×
+ * faster than MailComposer (bench/mime.ts); MailComposer takes the rest
+ * (non-ASCII addresses). Both parse the same with mailparser (tested).
+ */
 export async function buildMime(
   message: ClaimedMessage,
   content: RenderedContent,
   date: Date,
 ): Promise<Buffer> {
-  const headers: Record<string, string> = {};
+  const headers: [string, string][] = [];
   for (const [name, value] of Object.entries(message.headers)) {
     if (!FIELD_NAME.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) continue;
-    headers[name] = singleLine(value);
+    headers.push([name, singleLine(value)]);
   }
+  const from = { email: message.from.email, name: displayName(message.from) };
+  const to = { email: message.to.email, name: displayName(message.to) };
+  const replyTo = message.replyTo
+    ? { email: message.replyTo.email, name: displayName(message.replyTo) }
+    : undefined;
+  const lean = buildLeanMime({
+    from,
+    to,
+    ...(replyTo ? { replyTo } : {}),
+    subject: singleLine(content.subject),
+    messageId: message.messageId,
+    date,
+    headers,
+    ...(content.text !== undefined ? { text: content.text } : {}),
+    ...(content.html !== undefined ? { html: content.html } : {}),
+  });
+  if (lean) return lean;
   const composer = new MailComposer({
-    from: mailbox(message.from),
-    to: mailbox(message.to),
-    ...(message.replyTo ? { replyTo: mailbox(message.replyTo) } : {}),
+    from: mailbox(from),
+    to: mailbox(to),
+    ...(replyTo ? { replyTo: mailbox(replyTo) } : {}),
     subject: singleLine(content.subject),
     messageId: `<${message.messageId}>`,
     date,
-    headers,
+    headers: Object.fromEntries(headers),
     ...(content.text !== undefined ? { text: content.text } : {}),
     ...(content.html !== undefined ? { html: content.html } : {}),
     // Content is always given inline; never let a string be read as a path or URL.
@@ -106,10 +130,13 @@ export async function buildMime(
   return composer.compile().build();
 }
 
-function mailbox(address: { email: string; name?: string }): { address: string; name: string } {
-  return { address: address.email, name: address.name ? singleLine(address.name) : '' };
+function displayName(address: { name?: string }): string {
+  return address.name ? singleLine(address.name) : '';
 }
 
+function mailbox(address: { email: string; name: string }): { address: string; name: string } {
+  return { address: address.email, name: address.name };
+}
 /** Folds CR/LF runs (and the whitespace around them) into one space. */
 export function singleLine(value: string): string {
   return value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
