@@ -5,7 +5,8 @@
  * baseline, measured in the same run, is smtp-source → smtp-sink (the raw
  * limit of the C tools on this machine).
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { systemClock } from '../src/core/clock.js';
 import { EventBus } from '../src/core/events.js';
@@ -28,6 +29,21 @@ export interface OutboxRun {
 }
 
 export async function outboxToSink(count: number, connections: number): Promise<OutboxRun> {
+  return outboxToRelays(count, 1, connections);
+}
+
+/**
+ * `relays` smtp-sink processes, each a relay of the default pool
+ * (round-robin), each with `connectionsPerRelay` connections. Round-robin
+ * gives each sink exactly count / relays messages (none is deferred against
+ * smtp-sink), so each exits at its share and the run ends when all have.
+ */
+export async function outboxToRelays(
+  count: number,
+  relays: number,
+  connectionsPerRelay: number,
+): Promise<OutboxRun> {
+  if (count % relays !== 0) throw new Error('count must be a multiple of relays');
   const dir = makeTempDir('sluice-bench-');
   const store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
   try {
@@ -54,12 +70,19 @@ export async function outboxToSink(count: number, connections: number): Promise<
     }
     await Promise.all(accepts);
 
-    const sink = await startSmtpSink(count);
+    const sinks = await Promise.all(
+      Array.from({ length: relays }, () => startSmtpSink(count / relays)),
+    );
     const config = loadConfig({
       env: {
-        SLUICE_RELAYS: JSON.stringify([
-          { name: 'sink', host: '127.0.0.1', port: sink.port, maxConnections: connections },
-        ]),
+        SLUICE_RELAYS: JSON.stringify(
+          sinks.map((sink, i) => ({
+            name: `sink${i + 1}`,
+            host: '127.0.0.1',
+            port: sink.port,
+            maxConnections: connectionsPerRelay,
+          })),
+        ),
         SLUICE_DELIVERY_CONCURRENCY: '1000',
         SLUICE_DELIVERY_CLAIM_BATCH: '500',
       },
@@ -79,12 +102,29 @@ export async function outboxToSink(count: number, connections: number): Promise<
       () => (peakRss = Math.max(peakRss, process.memoryUsage().rss)),
       100,
     );
+    const profiler = await startProfiler();
     const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     worker.start();
-    await sink.done;
+    let stall: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(sinks.map((sink) => sink.done)),
+        new Promise((_, reject) => {
+          // A deferred message would wait a minute for its retry: say so rather than hang.
+          stall = setTimeout(
+            () => reject(new Error('delivery stalled (a message deferred?)')),
+            300_000,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(stall);
+      for (const sink of sinks) sink.kill();
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpuBefore);
+    await profiler?.stop();
     clearInterval(rssTimer);
     await worker.stop(10_000);
     return {
@@ -96,4 +136,26 @@ export async function outboxToSink(count: number, connections: number): Promise<
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * SLUICE_BENCH_CPU_PROFILE=<file>: a CPU profile of the delivery window only
+ * (not the accepts that fill the outbox), for `node --cpu-prof`-style
+ * analysis in Chrome DevTools. Each run overwrites the file.
+ */
+async function startProfiler(): Promise<{ stop(): Promise<void> } | undefined> {
+  const file = process.env.SLUICE_BENCH_CPU_PROFILE;
+  if (!file) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }

@@ -4,8 +4,10 @@
  * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it.
  */
 import { cpus, totalmem } from 'node:os';
+import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
 import { printDkimBenchmark } from './dkim.js';
 import { bareFastifyAccept, sluiceAccept } from './http-accept.js';
+import { printMimeBenchmark } from './mime.js';
 import { outboxToSink, type OutboxRun } from './outbox-delivery.js';
 import { ensurePostfixTools, line, smtpSourceToSink, stats } from './support.js';
 
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
   console.log('');
 
   await printDkimBenchmark(RUNS);
+  await printMimeBenchmark(RUNS, 5_000);
 
   console.log('## Outbox → SMTP relay (claim, render, MIME, send, settle)');
   if (!ensurePostfixTools()) {
@@ -67,6 +70,10 @@ async function main(): Promise<void> {
   console.log(
     `  CPU per message (median): ${cpu.median.toFixed(3)} ms; peak RSS (median): ${rss.median.toFixed(0)} MiB`,
   );
+  console.log('');
+
+  await printSmtpClientBenchmark(RUNS, MESSAGES);
+  await printDeliveryBenchmark(RUNS, MESSAGES);
 }
 
 main().catch((error: unknown) => {
