@@ -178,8 +178,7 @@ export class SmtpClient {
    * as deferred. For a shutdown that cannot wait any longer.
    */
   destroy(): Promise<void> {
-    this.connection.destroy('connection cut by Sluice (shutting down)');
-    return Promise.resolve();
+    return this.connection.destroyAndWait('connection cut by Sluice (shutting down)');
   }
 
   /** QUIT, then wait (bounded) for the socket to be gone. Idempotent. */

@@ -159,11 +159,15 @@ describe('SMTP client against a scripted peer', () => {
     await opened.client.close();
   });
 
-  it('a greeting other than 220 fails the opening with its code', async () => {
+  it('a greeting other than 220 (554, 421) fails the opening with its code', async () => {
     const peer = await startScripted('554 5.7.1 go away\r\n', esmtp());
     const opened = await SmtpClient.open(options(peer.port));
     assert.equal(opened.ok, false);
     assert.equal(opened.ok ? 0 : opened.code, 554);
+    // A 421 greeting (closing at once) keeps its code too: relay health counts it.
+    const busy = await startScripted('421 4.3.2 too busy\r\n', () => undefined);
+    const refused = await SmtpClient.open(options(busy.port));
+    assert.equal(refused.ok ? 0 : refused.code, 421);
   });
 
   it('garbage instead of a reply is a protocol error: deferred, connection dropped', async () => {

@@ -240,6 +240,18 @@ export class SmtpConnection {
     clearTimeout(timer);
   }
 
+  /** `destroy`, then wait for the socket to be released. */
+  async destroyAndWait(reason?: string): Promise<void> {
+    const socket = this.socket;
+    // `closed` is set a moment before 'close' is emitted: then there is nothing left to wait for.
+    const released =
+      socket.destroyed && socket.closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    this.destroy(reason);
+    await released;
+  }
+
   /** Drops the connection at once; waiting reads resolve to a failure with `reason`. */
   destroy(reason = 'connection closed by Sluice'): void {
     if (this.closed) return;
@@ -251,12 +263,17 @@ export class SmtpConnection {
     const { replies, error } = this.parser.push(chunk);
     for (const reply of replies) {
       const reader = this.readers.shift();
-      if (reader) reader.settle(reply);
-      else if (reply.code === 421) {
-        // The server is going away on its own (idle limit, shutdown): say why when asked.
+      if (reader) {
+        reader.settle(reply);
+        continue;
+      }
+      this.unread.push(reply);
+      if (reply.code === 421) {
+        // The server is going away on its own (idle limit, shutdown); the
+        // reply stays readable, so a 421 greeting still reaches its reader.
         this.destroy(`relay closed the connection: 421 ${reply.lines.join(' ')}`);
         return;
-      } else this.unread.push(reply);
+      }
     }
     if (error) this.destroy(`protocol error: ${error}`);
     else this.armTimeout();
