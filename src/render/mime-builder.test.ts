@@ -127,6 +127,17 @@ const CASES: Record<string, Partial<MimeInput>> = {
     text: `${'é'.repeat(100)} ${'a'.repeat(200)}=equals\n`,
   },
   'empty body': { text: '' },
+  'empty subject, name of spaces, tab in subject': {
+    subject: '',
+    from: { email: 'a@example.test', name: 'Ann' },
+    to: { email: 'b@example.test', name: "Bob O'Neil" },
+    text: 'x\n',
+  },
+  'tab in subject, equals and question marks in a non-ASCII name': {
+    subject: 'a\tb =?x?= ü',
+    from: { email: 'a@example.test', name: '=?Zoë?= says: hi' },
+    text: 'x\n',
+  },
 };
 
 describe('lean MIME builder', () => {
