@@ -9,9 +9,12 @@
  *    PIPELINING. This is the measurement the client was chosen by.
  * 2. Outbox → 4 relays: messages accepted in SQLite, claimed, rendered,
  *    MIME-built and sent by the worker over 4 smtp-sink relays (round-robin,
- *    3 connections each, 12 in all), settled; timed at the sinks.
+ *    3 connections each, 12 in all), settled; timed at the sinks. Each run
+ *    is a fresh process (delivery-child.ts), so peak RSS is its own.
  */
-import { outboxToRelays, type OutboxRun } from './outbox-delivery.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { OutboxRun } from './outbox-delivery.js';
 import { clientToSink, type ClientKind, type ClientRun } from './smtp-clients.js';
 import { line, smtpSourceToSink, stats } from './support.js';
 
@@ -60,7 +63,7 @@ export async function printDeliveryBenchmark(runs: number, messages: number): Pr
   const results: OutboxRun[] = [];
   for (let r = 0; r < runs; r++) {
     raw.push(await smtpSourceToSink(count, CLIENT_CONNECTIONS, 2000));
-    results.push(await outboxToRelays(count, RELAYS, CONNECTIONS_PER_RELAY));
+    results.push(await inChildProcess(count));
   }
   const rawMedian = stats(raw).median;
   console.log(line('baseline: smtp-source → smtp-sink (Postfix C tools)', raw, 'msg/s'));
@@ -75,7 +78,27 @@ export async function printDeliveryBenchmark(runs: number, messages: number): Pr
   const cpu = stats(results.map((x) => x.cpuMsPerMessage));
   const rss = stats(results.map((x) => x.peakRssMb));
   console.log(
-    `  CPU per message: median ${cpu.median.toFixed(3)} ms (min ${cpu.min.toFixed(3)}, max ${cpu.max.toFixed(3)}); peak RSS: median ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)})`,
+    `  CPU per message: median ${cpu.median.toFixed(3)} ms (min ${cpu.min.toFixed(3)}, max ${cpu.max.toFixed(3)}); peak RSS of the delivering process: median ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)})`,
   );
   console.log('');
+}
+
+/** One run in a fresh Node process (bench/delivery-child.ts), for an honest peak RSS. */
+function inChildProcess(count: number): Promise<OutboxRun> {
+  const script = fileURLToPath(new URL('./delivery-child.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [script, String(count), String(RELAYS), String(CONNECTIONS_PER_RELAY)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const last = output.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) return reject(new Error(`delivery run exited ${code}: ${output}`));
+      resolve(JSON.parse(last) as OutboxRun);
+    });
+  });
 }
