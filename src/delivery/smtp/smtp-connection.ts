@@ -110,7 +110,11 @@ export class SmtpConnection {
         signal?.removeEventListener('abort', onAbort);
         socket.off('error', onError);
         socket.off(target.implicitTls ? 'secureConnect' : 'connect', onConnect);
-        if (!result.ok) socket.destroy();
+        if (!result.ok) {
+          // A late error from the abandoned socket must not become an unhandled 'error' event.
+          socket.on('error', () => undefined);
+          socket.destroy();
+        }
         resolve(result);
       };
       const onError = (error: Error): void => finish({ ok: false, reason: describe(error) });
@@ -192,6 +196,8 @@ export class SmtpConnection {
   }): Promise<ConnectionFailure | undefined> {
     const plain = this.socket;
     this.detach(plain);
+    // From here the TLS socket reports failures; the plain one must not crash the process with its own.
+    plain.on('error', () => undefined);
     this.unread.length = 0;
     this.parser = new ReplyParser();
     return new Promise((resolve) => {
@@ -207,6 +213,7 @@ export class SmtpConnection {
       const fail = (reason: string): void => {
         clearTimeout(timer);
         secure.off('secureConnect', succeed);
+        secure.on('error', () => undefined);
         secure.destroy();
         plain.destroy();
         this.socket = secure;
