@@ -79,7 +79,7 @@ export interface ScriptedRelay {
   readonly connections: number;
   /** Connections open now. */
   readonly openConnections: number;
-  /** Most connections open at the same time. */
+  /** Most connections open at the same time (not counting those it is closing after a 421). */
   readonly peakConnections: number;
   /** RCPT TO commands seen per recipient address. */
   attempts(rcpt: string): number;
@@ -155,6 +155,7 @@ export async function startScriptedRelay(
       attempts.set(rcpt, attemptNo);
       const decided = behaviour(rcpt, attemptNo);
       if (typeof decided === 'object' && 'reply' in decided && (decided.at ?? 'rcpt') === 'rcpt') {
+        noteClosingReply(session, decided.reply);
         callback(replyError(decided.reply));
         return;
       }
@@ -180,6 +181,7 @@ export async function startScriptedRelay(
           return;
         }
         if (typeof decided === 'object' && 'reply' in decided) {
+          noteClosingReply(session, decided.reply);
           reply(replyError(decided.reply));
           return;
         }
@@ -212,6 +214,16 @@ export async function startScriptedRelay(
       sessions.delete(session.id);
     },
   };
+  /**
+   * A 421 reply ends the connection from the relay's side: the relay has
+   * given it up, so it no longer counts against the client's allowance,
+   * although the socket lingers until the client's close reaches this event
+   * loop (a client may already have opened its next connection by then).
+   */
+  const closing = new Set<string>();
+  const noteClosingReply = (session: SMTPServerSession, line: string): void => {
+    if (line.startsWith('421')) closing.add(`${session.remoteAddress}:${session.remotePort}`);
+  };
   const server = new SMTPServer(serverOptions);
   server.on('error', () => {
     // Client resets and timeouts are part of what tests provoke.
@@ -220,8 +232,11 @@ export async function startScriptedRelay(
     const key = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     connections++;
     sockets.set(key, socket);
-    peak = Math.max(peak, sockets.size);
-    socket.once('close', () => sockets.delete(key));
+    peak = Math.max(peak, sockets.size - closing.size);
+    socket.once('close', () => {
+      sockets.delete(key);
+      closing.delete(key);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
