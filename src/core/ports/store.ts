@@ -91,6 +91,17 @@ export interface ContactUpsert {
 export interface ContactStore {
   /** Insert, or merge into the contact with the same email. Returns the stored contact and whether it was new. */
   upsert(input: ContactUpsert): Promise<{ contact: Contact; created: boolean }>;
+  /**
+   * Upserts a batch in one transaction, each row merged exactly as `upsert`
+   * merges it; rows with the same email are combined in order first. With
+   * `listId`, every contact of the batch is also made a member (already
+   * members are left alone); an unknown list is ERR_NOT_FOUND, nothing written.
+   * Counts are per distinct email of the batch.
+   */
+  upsertMany(
+    rows: ContactUpsert[],
+    options?: { listId?: string },
+  ): Promise<{ created: number; updated: number }>;
   get(id: string): Promise<Contact | undefined>;
   getByEmail(email: string): Promise<Contact | undefined>;
   /** Ordered by id. */
@@ -112,6 +123,7 @@ export interface MailingList {
 export interface ListStore {
   create(list: { id: string; name: string; description: string; at: number }): Promise<MailingList>;
   get(id: string): Promise<MailingList | undefined>;
+  getByName(name: string): Promise<MailingList | undefined>;
   list(query: PageQuery): Promise<Page<MailingList>>;
   update(
     id: string,

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
+import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
@@ -71,6 +72,7 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     outboxContract(makeStore);
     contactsContract(makeStore);
     templatesContract(makeStore);
+    contactsBatchContract(makeStore);
     suppressionsContract(makeStore);
   });
 }

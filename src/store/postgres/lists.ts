@@ -16,6 +16,7 @@ const MEMBER_COUNT = `(SELECT count(*) FROM list_members m WHERE m.list_id = l.i
 const SQL = {
   insert: `INSERT INTO lists (id, name, description, created_at) VALUES ($1, $2, $3, $4)`,
   get: `SELECT l.*, ${MEMBER_COUNT} FROM lists l WHERE l.id = $1`,
+  getByName: `SELECT l.*, ${MEMBER_COUNT} FROM lists l WHERE l.name = $1`,
   page: `SELECT l.*, ${MEMBER_COUNT} FROM lists l WHERE l.id > $1 ORDER BY l.id LIMIT $2`,
   update: `WITH l AS (
       UPDATE lists SET name = coalesce($2, name), description = coalesce($3, description)
@@ -52,6 +53,11 @@ export class PgListStore implements ListStore {
 
   async get(id: string): Promise<MailingList | undefined> {
     const [row] = await this.db.rows<ListRow>(SQL.get, [id]);
+    return row ? listFromRow(row) : undefined;
+  }
+
+  async getByName(name: string): Promise<MailingList | undefined> {
+    const [row] = await this.db.rows<ListRow>(SQL.getByName, [name]);
     return row ? listFromRow(row) : undefined;
   }
 

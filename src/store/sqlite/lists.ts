@@ -18,6 +18,7 @@ const WITH_COUNT = `SELECT l.*,
 const SQL = {
   insert: `INSERT INTO lists (id, name, description, created_at) VALUES (?, ?, ?, ?)`,
   get: `${WITH_COUNT} WHERE l.id = ?`,
+  getByName: `${WITH_COUNT} WHERE l.name = ?`,
   page: `${WITH_COUNT} WHERE l.id > ? ORDER BY l.id LIMIT ?`,
   update: `UPDATE lists SET name = coalesce(?, name), description = coalesce(?, description)
     WHERE id = ?`,
@@ -57,6 +58,13 @@ export class SqliteListStore implements ListStore {
 
   get(id: string): Promise<MailingList | undefined> {
     return promised(() => this.getSync(id));
+  }
+
+  getByName(name: string): Promise<MailingList | undefined> {
+    return promised(() => {
+      const row = this.cache.get<ListRow>(SQL.getByName).get(name);
+      return row ? listFromRow(row) : undefined;
+    });
   }
 
   private getSync(id: string): MailingList | undefined {
