@@ -9,6 +9,7 @@ import { isSluiceError } from '../core/errors.js';
 import { ConfigError } from '../config/load.js';
 import { registerBounceCheck } from './commands/bounce-check.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerImport } from './commands/import.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerOpenapi } from './commands/openapi.js';
 import { registerServe } from './commands/serve.js';
@@ -23,6 +24,7 @@ const program = new Command()
 
 registerServe(program);
 registerMigrate(program);
+registerImport(program);
 registerSink(program);
 registerOpenapi(program);
 registerConfigCommands(program);

@@ -82,7 +82,7 @@ export interface DkimKeyConfig {
 }
 
 export interface SluiceConfig {
-  http: { host: string; port: number; bodyLimit: number; publicUrl?: string };
+  http: { host: string; port: number; bodyLimit: number; importLimit: number; publicUrl?: string };
   database: { url: string; poolSize: number };
   dataDir: string;
   auth: { adminApiKey?: string };

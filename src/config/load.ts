@@ -261,6 +261,7 @@ function resolveConfig(
       host: input.http.host,
       port: input.http.port,
       bodyLimit: parseSize(input.http.bodyLimit),
+      importLimit: parseSize(input.http.importLimit),
       ...(input.http.publicUrl ? { publicUrl: input.http.publicUrl } : {}),
     },
     database: { url: input.database.url, poolSize: input.database.poolSize },

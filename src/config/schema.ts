@@ -31,9 +31,9 @@ const OptionalDuration = (description: string) =>
   );
 
 const Size = (defaultValue: string, description: string) =>
-  Type.Union([Type.String({ pattern: '^\\d+\\s*(b|kb|mb)$' }), Type.Integer({ minimum: 1 })], {
+  Type.Union([Type.String({ pattern: '^\\d+\\s*(b|kb|mb|gb)$' }), Type.Integer({ minimum: 1 })], {
     default: defaultValue,
-    description: `${description} A size: bytes, or "512kb", "10mb".`,
+    description: `${description} A size: bytes, or "512kb", "10mb", "1gb".`,
   });
 
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
@@ -267,6 +267,10 @@ export const ConfigSchema = Type.Object(
           description: 'Port of the HTTP API, the API docs and /metrics. 0 picks a free port.',
         }),
         bodyLimit: Size('1mb', 'Largest request body accepted; a larger one gets 413.'),
+        importLimit: Size(
+          '1gb',
+          'Largest body of a contacts import (POST /v1/contacts/import), which is streamed, not held in memory; a larger one gets 413.',
+        ),
         publicUrl: Type.Optional(
           Type.String({
             format: 'uri',

@@ -36,7 +36,17 @@ export const ERROR_CATALOG = {
   },
   ERR_BODY_TOO_LARGE: {
     kind: 'too-large',
-    description: 'The body is larger than `http.bodyLimit`.',
+    description: 'The body is larger than `http.bodyLimit` (`http.importLimit` for imports).',
+  },
+  ERR_IMPORT_HEADER: {
+    kind: 'invalid',
+    description:
+      'The header row of a CSV import cannot be used (no `email` column, an unnamed or repeated column).',
+  },
+  ERR_IMPORT_FORMAT: {
+    kind: 'invalid',
+    description:
+      'An import or export names no format Sluice reads: `format=csv|ndjson`, or `Content-Type: text/csv` / `application/x-ndjson`.',
   },
   ERR_ADDRESS_INVALID: {
     kind: 'invalid',

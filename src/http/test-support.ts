@@ -21,7 +21,7 @@ import type { ErrorBody } from './errors.js';
 
 export function testConfig(overrides: Partial<SluiceConfig> = {}): SluiceConfig {
   return {
-    http: { host: '127.0.0.1', port: 0, bodyLimit: 64 * 1024 },
+    http: { host: '127.0.0.1', port: 0, bodyLimit: 64 * 1024, importLimit: 64 * 1024 * 1024 },
     database: { url: 'sqlite::memory:', poolSize: 1 },
     dataDir: '.',
     auth: {},

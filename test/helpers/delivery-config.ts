@@ -31,7 +31,7 @@ export interface TestConfigOptions {
 
 export function testConfig(options: TestConfigOptions): SluiceConfig {
   return {
-    http: { host: '127.0.0.1', port: 0, bodyLimit: 1024 * 1024 },
+    http: { host: '127.0.0.1', port: 0, bodyLimit: 1024 * 1024, importLimit: 1024 * 1024 * 1024 },
     database: { url: 'sqlite::memory:', poolSize: 1 },
     dataDir: '.',
     auth: {},

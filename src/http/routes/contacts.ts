@@ -10,6 +10,7 @@ import { SluiceError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import { CONTACT_STATUSES, type Contact } from '../../core/ports/store.js';
 import type { AppDeps } from '../app.js';
+import { contactImportRoutes } from './contacts-import.js';
 import {
   DEFAULT_PAGE_SIZE,
   IdParams,
@@ -71,6 +72,12 @@ export function contactView(contact: Contact): Static<typeof ContactView> {
 }
 
 export function contactRoutes(app: FastifyInstance, deps: AppDeps): void {
+  // Its own scope: the import replaces the body parsers, for its routes only.
+  void app.register((scope, _options, done) => {
+    contactImportRoutes(scope, deps);
+    done();
+  });
+
   app.post<{ Body: Static<typeof ContactBody> }>(
     '/contacts',
     {

@@ -13,7 +13,12 @@ const OPERATIONS = [
   'POST /v1/contacts',
   'GET /v1/contacts',
   'GET /v1/contacts/{id}',
+  'POST /v1/contacts/import',
+  'GET /v1/contacts/export',
   'DELETE /v1/contacts/{id}',
+  'POST /v1/events',
+  'POST /v1/events/batch',
+  'GET /v1/contacts/{id}/events',
   'POST /v1/lists',
   'GET /v1/lists',
   'GET /v1/lists/{id}',
@@ -53,7 +58,9 @@ describe('system endpoints and request handling', () => {
   let t: TestApp;
   before(async () => {
     t = await startTestApp({
-      config: testConfig({ http: { host: '127.0.0.1', port: 0, bodyLimit: 2048 } }),
+      config: testConfig({
+        http: { host: '127.0.0.1', port: 0, bodyLimit: 2048, importLimit: 2048 },
+      }),
     });
   });
   after(async () => {

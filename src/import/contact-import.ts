@@ -1,0 +1,244 @@
+/**
+ * Contacts import: a CSV or NDJSON byte stream in, contacts upserted (and
+ * added to a list) in batches, a summary out. Used by POST
+ * /v1/contacts/import and `sluice import`.
+ *
+ * The batching state machine: chunks are decoded (streaming UTF-8) and fed
+ * to the reader; each record becomes a row or a row error; rows collect in
+ * a batch until BATCH_SIZE, then the batch is written with one
+ * `contacts.upsertMany` (one transaction) and the next chunk is read only
+ * after the write finished. The source is pulled, never pushed, so a slow
+ * database slows the reading (backpressure) and memory holds one batch and
+ * one chunk, whatever the file size.
+ *
+ * Each batch commits on its own: when an import stops halfway (the client
+ * went away, the database failed), the batches written before stay written;
+ * importing the file again is safe, as rows are upserts by email.
+ */
+import { CsvReader, type CsvRecord } from '../core/csv-reader.js';
+import {
+  csvColumns,
+  headerError,
+  rowFromCsv,
+  rowFromNdjson,
+  type CsvColumns,
+  type ImportRow,
+  type RowError,
+} from '../core/contact-rows.js';
+import { SluiceError, isSluiceError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { LineReader, type TextLine } from '../core/line-reader.js';
+import type { ContactUpsert, Store } from '../core/ports/store.js';
+
+export const IMPORT_FORMATS = ['csv', 'ndjson'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+/**
+ * Rows a transaction: large enough that the commit (an fsync on SQLite, a
+ * round trip on PostgreSQL) is amortised, small enough that a batch's
+ * parameters stay well under PostgreSQL's limits and a lock is held briefly.
+ */
+export const BATCH_SIZE = 1000;
+
+/** Row errors listed in the summary; the rest are only counted in `skipped`. */
+export const MAX_REPORTED_ERRORS = 100;
+
+export interface ImportProgress {
+  /** Rows read so far, good and bad (not the header). */
+  rows: number;
+  imported: number;
+  skipped: number;
+}
+
+export interface ImportSummary {
+  /** Rows written (a contact appearing twice counts twice). */
+  imported: number;
+  /** Contacts that were new / that existed, per batch (see ContactStore.upsertMany). */
+  created: number;
+  updated: number;
+  /** Rows not imported, each for a reason. */
+  skipped: number;
+  /** The first MAX_REPORTED_ERRORS row errors, in line order. */
+  errors: RowError[];
+  listId?: string;
+}
+
+export interface ImportOptions {
+  format: ImportFormat;
+  listId?: string;
+  /** The time stamped on the contacts (updatedAt, createdAt of new ones). */
+  at: number;
+  batchSize?: number;
+  /** Called after every batch written. */
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export async function importContacts(
+  store: Store,
+  source: AsyncIterable<Uint8Array | string>,
+  options: ImportOptions,
+): Promise<ImportSummary> {
+  const batchSize = options.batchSize ?? BATCH_SIZE;
+  const summary: ImportSummary = {
+    imported: 0,
+    created: 0,
+    updated: 0,
+    skipped: 0,
+    errors: [],
+    ...(options.listId !== undefined ? { listId: options.listId } : {}),
+  };
+  let rowsRead = 0;
+  let batch: ContactUpsert[] = [];
+
+  const take = (row: ImportRow | RowError): void => {
+    rowsRead += 1;
+    if ('reason' in row) {
+      summary.skipped += 1;
+      if (summary.errors.length < MAX_REPORTED_ERRORS) summary.errors.push(row);
+      return;
+    }
+    batch.push({
+      id: newId('contact'),
+      email: row.email,
+      ...(row.attributes ? { attributes: row.attributes } : {}),
+      ...(row.status ? { status: row.status } : {}),
+      at: options.at,
+    });
+  };
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const rows = batch;
+    batch = [];
+    const counts = await store.contacts.upsertMany(
+      rows,
+      options.listId !== undefined ? { listId: options.listId } : {},
+    );
+    summary.imported += rows.length;
+    summary.created += counts.created;
+    summary.updated += counts.updated;
+    options.onProgress?.({ rows: rowsRead, imported: summary.imported, skipped: summary.skipped });
+  };
+
+  const parse = options.format === 'csv' ? csvRows() : ndjsonRows();
+  const decoder = new TextDecoder('utf-8');
+  for await (const chunk of source) {
+    parse.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), take);
+    if (batch.length >= batchSize) await flush();
+  }
+  parse.push(decoder.decode(), take);
+  parse.end(take);
+  await flush();
+  return summary;
+}
+
+interface RowParser {
+  push(text: string, take: (row: ImportRow | RowError) => void): void;
+  end(take: (row: ImportRow | RowError) => void): void;
+}
+
+function csvRows(): RowParser {
+  const reader = new CsvReader();
+  let columns: CsvColumns | undefined;
+  const records: CsvRecord[] = [];
+  const drain = (take: (row: ImportRow | RowError) => void): void => {
+    for (const record of records) {
+      if ('error' in record) {
+        // A broken header cannot be told from a broken row: without columns there is no import.
+        if (!columns) throw headerError(record.line, record.error);
+        take({ line: record.line, reason: record.error });
+      } else if (!columns) {
+        columns = csvColumns(record.fields, record.line);
+      } else {
+        take(rowFromCsv(columns, record.line, record.fields));
+      }
+    }
+    records.length = 0;
+  };
+  return {
+    push(text, take) {
+      reader.push(text, records);
+      drain(take);
+    },
+    end(take) {
+      reader.end(records);
+      drain(take);
+      if (!columns) throw headerError(1, 'the input is empty');
+    },
+  };
+}
+
+function ndjsonRows(): RowParser {
+  const reader = new LineReader();
+  const lines: TextLine[] = [];
+  const drain = (take: (row: ImportRow | RowError) => void): void => {
+    for (const line of lines) {
+      take(
+        'error' in line
+          ? { line: line.line, reason: line.error }
+          : rowFromNdjson(line.line, line.text),
+      );
+    }
+    lines.length = 0;
+  };
+  return {
+    push(text, take) {
+      reader.push(text, lines);
+      drain(take);
+    },
+    end(take) {
+      reader.end(lines);
+      drain(take);
+    },
+  };
+}
+
+/**
+ * The list an import goes into, given by id or by name: a list with that id,
+ * else the list with that name, else a new list with that name (so that
+ * `sluice import contacts.csv --list newsletter` works on a fresh install).
+ * A name taken by a concurrent import at the same moment is looked up again.
+ */
+export async function resolveImportList(
+  store: Store,
+  ref: string,
+  at: number,
+): Promise<{ id: string; created: boolean }> {
+  const existing = (await store.lists.get(ref)) ?? (await store.lists.getByName(ref));
+  if (existing) return { id: existing.id, created: false };
+  try {
+    const list = await store.lists.create({ id: newId('list'), name: ref, description: '', at });
+    return { id: list.id, created: true };
+  } catch (error) {
+    if (!isSluiceError(error) || error.code !== 'ERR_CONFLICT') throw error;
+    const raced = await store.lists.getByName(ref);
+    if (!raced) throw error;
+    return { id: raced.id, created: false };
+  }
+}
+
+/** The list an export reads, by id or name; it must exist. */
+export async function findList(store: Store, ref: string): Promise<string> {
+  const list = (await store.lists.get(ref)) ?? (await store.lists.getByName(ref));
+  if (!list) {
+    throw new SluiceError('ERR_NOT_FOUND', `No list has the id or name "${ref.slice(0, 200)}".`, {
+      field: 'list',
+    });
+  }
+  return list.id;
+}
+
+/** The format named by `format`, else by the media type; undefined when neither says. */
+export function importFormatOf(
+  format: string | undefined,
+  contentType: string | undefined,
+): ImportFormat | undefined {
+  if (format !== undefined) return isImportFormat(format) ? format : undefined;
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'text/csv') return 'csv';
+  if (type === 'application/x-ndjson' || type === 'application/ndjson') return 'ndjson';
+  return undefined;
+}
+
+function isImportFormat(value: string): value is ImportFormat {
+  return (IMPORT_FORMATS as readonly string[]).includes(value);
+}
