@@ -115,6 +115,8 @@ export interface SluiceConfig {
     };
   };
   templates: { strict: boolean; renderTimeoutMs: number };
+  /** Absent in hand-built configurations (tests): the defaults of the schema apply. */
+  events?: { maxPending: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   shutdownTimeoutMs: number;
   /** Empty when absent (hand-built configurations in tests may leave it out). */

@@ -325,6 +325,7 @@ function resolveConfig(
       strict: input.templates.strict,
       renderTimeoutMs: parseDuration(input.templates.renderTimeout),
     },
+    events: { maxPending: input.events.maxPending },
     log: { level: input.log.level as SluiceConfig['log']['level'] },
     shutdownTimeoutMs: parseDuration(input.shutdownTimeout),
     dkim: resolveDkim(input.dkim, cwd),

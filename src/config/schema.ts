@@ -584,6 +584,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'Liquid templates.' },
     ),
+    events: Type.Object(
+      {
+        maxPending: Type.Integer({
+          minimum: 1000,
+          maximum: 1_000_000,
+          default: 10_000,
+          description:
+            'Most events waiting for their database commit, over all requests; a request that would exceed it gets 429 ERR_OVERLOADED with Retry-After, and nothing of it is stored. At least 1,000 (the largest batch), so that any valid batch fits while nothing waits.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'The events API (docs/events.md).' },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

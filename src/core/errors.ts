@@ -15,6 +15,7 @@ export const ERROR_KINDS = [
   'conflict', // 409
   'too-large', // 413
   'unsupported-media-type', // the body is not in a format the endpoint reads: 415
+  'overloaded', // too much work is waiting; retry after Retry-After: 429
   'unavailable', // the store cannot take writes now: 503
   'internal', // a bug: 500
 ] as const;
@@ -89,6 +90,15 @@ export const ERROR_CATALOG = {
     description: 'No `Authorization: Bearer <key>` header.',
   },
   ERR_AUTH_INVALID: { kind: 'unauthorized', description: 'The API key is unknown or revoked.' },
+  ERR_CONTACT_NOT_FOUND: {
+    kind: 'not-found',
+    description: 'An event names a contact by `id` that does not exist; `field` names it.',
+  },
+  ERR_OVERLOADED: {
+    kind: 'overloaded',
+    description:
+      'Too many writes are waiting for the database (`events.maxPending`); nothing was stored. Retry after `Retry-After` seconds.',
+  },
   ERR_STORE_UNAVAILABLE: {
     kind: 'unavailable',
     description: 'The database cannot be reached; retry after `Retry-After` seconds.',

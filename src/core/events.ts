@@ -5,6 +5,15 @@
  */
 export interface SluiceEventMap {
   'message:accepted': { id: string; stream: string };
+  /**
+   * One event durably stored (not a duplicate): the wake-up for triggers and
+   * journeys, emitted right after the commit, in request order.
+   */
+  'event:ingested': { id: string; contactId: string; name: string; occurredAt: number };
+  /** One events request committed (`endpoint`: single or batch). */
+  'events:accepted': { endpoint: 'single' | 'batch'; stored: number; duplicates: number };
+  /** An events request refused because too many event writes wait (429). */
+  'events:overloaded': { endpoint: 'single' | 'batch'; events: number };
   'message:claimed': { count: number };
   'send:delivered': { id: string; relay: string; latencyMs: number; sinceAcceptMs: number };
   'send:deferred': { id: string; relay?: string; reason: string };

@@ -11,6 +11,7 @@ export const ID_PREFIXES = {
   list: 'lst',
   template: 'tpl',
   apiKey: 'key',
+  event: 'evt',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

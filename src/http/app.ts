@@ -30,6 +30,7 @@ import type { CapturedMessage } from '../sink/capture-relay.js';
 import { ApiKeyVerifier } from './auth.js';
 import { installErrorHandlers } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
+import { eventRoutes } from './routes/events.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { sinkRoutes } from './routes/sink.js';
@@ -61,6 +62,10 @@ export interface AppDeps {
 export const API_TAGS = [
   { name: 'messages', description: 'Send transactional mail and follow its delivery.' },
   { name: 'contacts', description: 'Recipients, keyed by email, with attributes for templates.' },
+  {
+    name: 'events',
+    description: 'What contacts do (identify, idempotent ingestion); the input of triggers.',
+  },
   { name: 'lists', description: 'Mailing lists and their members.' },
   { name: 'templates', description: 'Stored Liquid templates.' },
   { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
@@ -140,6 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       v1.addHook('onRequest', verifier.hook());
       messageRoutes(v1, deps);
       contactRoutes(v1, deps);
+      eventRoutes(v1, deps);
       listRoutes(v1, deps);
       templateRoutes(v1, deps);
       suppressionRoutes(v1, deps);

@@ -30,6 +30,7 @@ export const STATUS_BY_KIND = {
   'too-large': 413,
   'unsupported-media-type': 415,
   unprocessable: 422,
+  overloaded: 429,
   internal: 500,
   unavailable: 503,
 } as const satisfies Record<ErrorKind, number>;
@@ -40,6 +41,13 @@ export const STATUS_BY_KIND = {
  * enough that a transactional sender's own retry loop does not give up.
  */
 export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Seconds a client is asked to wait when Sluice is overloaded: the waiting
+ * writes drain within a few group commits (milliseconds each), so a short
+ * pause is enough, and a longer one would only delay the client's data.
+ */
+export const OVERLOADED_RETRY_AFTER_SECONDS = 1;
 
 export function statusOf(code: ErrorCode): number {
   return STATUS_BY_KIND[ERROR_CATALOG[code].kind];
@@ -78,6 +86,9 @@ export async function sendError(
   const status = statusOf(error.code);
   if (error.kind === 'unauthorized') void reply.header('WWW-Authenticate', 'Bearer');
   if (error.kind === 'unavailable') void reply.header('Retry-After', String(RETRY_AFTER_SECONDS));
+  if (error.kind === 'overloaded') {
+    void reply.header('Retry-After', String(OVERLOADED_RETRY_AFTER_SECONDS));
+  }
   await reply.status(status).send(errorBody(error, request.id));
 }
 

@@ -31,6 +31,26 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     labelNames: ['stream'],
     registers: [registry],
   });
+  // By endpoint, not by event name: names are chosen by clients, and one
+  // label value per name could grow the series without bound.
+  const eventsIngested = new client.Counter({
+    name: 'sluice_events_ingested_total',
+    help: 'Events durably stored, by endpoint (single, batch).',
+    labelNames: ['endpoint'],
+    registers: [registry],
+  });
+  const eventsDuplicates = new client.Counter({
+    name: 'sluice_events_duplicates_total',
+    help: 'Events not stored again because their id was stored before, by endpoint.',
+    labelNames: ['endpoint'],
+    registers: [registry],
+  });
+  const eventsOverloaded = new client.Counter({
+    name: 'sluice_events_overloaded_total',
+    help: 'Events refused with 429 because events.maxPending were waiting, by endpoint.',
+    labelNames: ['endpoint'],
+    registers: [registry],
+  });
   const delivered = new client.Counter({
     name: 'sluice_messages_delivered_total',
     help: 'Messages a relay accepted with 250, by relay.',
@@ -177,6 +197,11 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
       if (e.perSecond !== undefined) ratePerSecond.set({ group: e.group }, e.perSecond);
     }),
     events.on('message:accepted', (e) => accepted.inc({ stream: e.stream })),
+    events.on('events:accepted', (e) => {
+      eventsIngested.inc({ endpoint: e.endpoint }, e.stored);
+      eventsDuplicates.inc({ endpoint: e.endpoint }, e.duplicates);
+    }),
+    events.on('events:overloaded', (e) => eventsOverloaded.inc({ endpoint: e.endpoint }, e.events)),
     events.on('send:delivered', (e) => {
       delivered.inc({ relay: e.relay });
       sendLatency.observe({ relay: e.relay }, e.latencyMs / 1000);

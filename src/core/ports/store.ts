@@ -258,6 +258,64 @@ export interface SuppressionStore {
   suppressedAmong(emails: string[]): Promise<Set<string>>;
 }
 
+// ── Events ─────────────────────────────────────────────────────────────
+
+/** Who did it: a known contact by id, or an email (a new email makes a contact). */
+export type EventContactRef = { id: string } | { email: string };
+
+export interface NewEvent {
+  /** Made by the application (`evt_…`); used only when the event is new. */
+  id: string;
+  /** The client's event id: events with the same key are stored once. */
+  key?: string;
+  contact: EventContactRef;
+  /** Used only when `contact.email` is new. */
+  newContactId: string;
+  name: string;
+  properties: Record<string, unknown>;
+  /** Identify: merged into the contact's attributes like ContactUpsert (`null` removes a key). */
+  attributes?: Record<string, unknown>;
+  occurredAt: number;
+  receivedAt: number;
+}
+
+export interface StoredEvent {
+  id: string;
+  key?: string;
+  contactId: string;
+  name: string;
+  properties: Record<string, unknown>;
+  occurredAt: number;
+  receivedAt: number;
+}
+
+/** Per event of an append, in order: `duplicate` carries the event stored before under its key. */
+export interface AppendResult {
+  kind: 'stored' | 'duplicate';
+  id: string;
+  contactId: string;
+  name: string;
+  occurredAt: number;
+}
+
+export interface EventStore {
+  /**
+   * Stores the events durably (committed before the promise resolves), all
+   * or none: concurrent calls share one transaction (group commit), and one
+   * call's failure leaves the others alone. An event whose key is stored
+   * already (or repeats an earlier key of the same call) is a duplicate:
+   * nothing of it is written, its `attributes` included. Contacts are
+   * created (new email) or merged (attributes) in the same transaction. A
+   * `{id}` naming no contact rejects the whole call with
+   * ERR_CONTACT_NOT_FOUND, `details.index` the event's position.
+   */
+  append(events: NewEvent[]): Promise<AppendResult[]>;
+  /** Newest first (occurredAt, then id); the cursor is opaque. */
+  listForContact(contactId: string, query: PageQuery): Promise<Page<StoredEvent>>;
+  /** Events of `name` of the contact with occurredAt >= since. */
+  countForContact(contactId: string, name: string, since: number): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -273,4 +331,5 @@ export interface Store {
   readonly templates: TemplateStore;
   readonly messages: MessageStore;
   readonly suppressions: SuppressionStore;
+  readonly events: EventStore;
 }

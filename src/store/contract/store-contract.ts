@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
+import { eventsContract } from './events-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
@@ -74,5 +75,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     templatesContract(makeStore);
     contactsBatchContract(makeStore);
     suppressionsContract(makeStore);
+    eventsContract(makeStore);
   });
 }

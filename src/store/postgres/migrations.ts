@@ -136,4 +136,25 @@ CREATE TABLE suppressions (
 );
 `,
   },
+  {
+    // Events (docs/events.md). The client's event id is the idempotency key:
+    // unique, so a retried event is stored once (NULL keys never collide).
+    // events_contact_time serves a contact's timeline, newest first;
+    // events_contact_name serves "did X at least N times since T" (segments).
+    // A contact's events go with it (ON DELETE CASCADE).
+    id: '0003_events',
+    sql: `
+CREATE TABLE events (
+  id text COLLATE "C" PRIMARY KEY,
+  idempotency_key text UNIQUE,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  name text NOT NULL,
+  properties jsonb NOT NULL,
+  occurred_at bigint NOT NULL,
+  received_at bigint NOT NULL
+);
+CREATE INDEX events_contact_time ON events (contact_id, occurred_at, id);
+CREATE INDEX events_contact_name ON events (contact_id, name, occurred_at);
+`,
+  },
 ];

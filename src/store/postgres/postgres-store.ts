@@ -19,6 +19,7 @@ import { SluiceError } from '../../core/errors.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { PgApiKeyStore } from './api-keys.js';
 import { PgContactStore } from './contacts.js';
+import { PgEventStore } from './events.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -95,6 +96,7 @@ export class PostgresStore implements Store {
   readonly templates: PgTemplateStore;
   readonly messages: PgMessageStore;
   readonly suppressions: PgSuppressionStore;
+  readonly events: PgEventStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -109,6 +111,7 @@ export class PostgresStore implements Store {
     this.templates = new PgTemplateStore(this.db);
     this.messages = new PgMessageStore(this.db);
     this.suppressions = new PgSuppressionStore(this.db);
+    this.events = new PgEventStore(this.db);
   }
 
   /**
@@ -152,7 +155,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.messages.close();
+    await Promise.all([this.messages.close(), this.events.close()]);
     await this.pool.end();
   }
 }

@@ -130,4 +130,25 @@ CREATE TABLE suppressions (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Events (docs/events.md). The client's event id is the idempotency key:
+    // unique, so a retried event is stored once (NULL keys never collide).
+    // events_contact_time serves a contact's timeline, newest first;
+    // events_contact_name serves "did X at least N times since T" (segments).
+    // A contact's events go with it (ON DELETE CASCADE).
+    id: '0003_events',
+    sql: `
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  idempotency_key TEXT UNIQUE,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  properties TEXT NOT NULL,
+  occurred_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX events_contact_time ON events (contact_id, occurred_at, id);
+CREATE INDEX events_contact_name ON events (contact_id, name, occurred_at);
+`,
+  },
 ];

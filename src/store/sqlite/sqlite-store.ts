@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteContactStore } from './contacts.js';
+import { SqliteEventStore } from './events.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -72,6 +73,7 @@ export class SqliteStore implements Store {
   readonly templates: SqliteTemplateStore;
   readonly messages: SqliteMessageStore;
   readonly suppressions: SqliteSuppressionStore;
+  readonly events: SqliteEventStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -85,6 +87,7 @@ export class SqliteStore implements Store {
     this.templates = new SqliteTemplateStore(this.cache);
     this.messages = new SqliteMessageStore(this.cache, options.acceptBatch);
     this.suppressions = new SqliteSuppressionStore(this.cache);
+    this.events = new SqliteEventStore(this.cache, options.acceptBatch);
   }
 
   /**
@@ -132,9 +135,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Lets accepts already submitted commit, then closes the file (checkpointing the WAL). */
+  /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
-    await this.messages.close();
+    await Promise.all([this.messages.close(), this.events.close()]);
     if (this.db.open) this.db.close();
   }
 }
