@@ -130,6 +130,10 @@ export class PgEventStore implements EventStore {
   }
 }
 
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 async function rows<R extends pg.QueryResultRow>(
   client: pg.PoolClient,
   text: string,
@@ -186,7 +190,11 @@ async function commitAppends(
   // 5. insert; a key taken meanwhile by another transaction is read back.
   let inserted = new Set<string>();
   if (fresh.length > 0) {
-    const records = fresh.map(({ event, contactId }) => ({
+    // Sorted by key, as contacts by email and by id below: two nodes writing
+    // overlapping batches then take their row locks in one order, not in
+    // opposite orders (a deadlock).
+    const byKey = [...fresh].sort((x, y) => compare(x.event.key ?? '', y.event.key ?? ''));
+    const records = byKey.map(({ event, contactId }) => ({
       id: event.id,
       idempotency_key: event.key ?? null,
       contact_id: contactId,
@@ -249,12 +257,14 @@ async function resolveContacts(client: pg.PoolClient, fresh: Fresh[]): Promise<v
   const idByEmail = new Map<string, string>();
   const created = new Set<string>();
   if (newEmails.size > 0) {
-    const records = [...newEmails].map(([email, e]) => ({
-      id: e.id,
-      email,
-      attributes: mergeAttributes({}, e.patch),
-      at: e.at,
-    }));
+    const records = [...newEmails]
+      .sort(([x], [y]) => compare(x, y))
+      .map(([email, e]) => ({
+        id: e.id,
+        email,
+        attributes: mergeAttributes({}, e.patch),
+        at: e.at,
+      }));
     for (const row of await rows<{ id: string; email: string }>(client, SQL.insertContacts, [
       JSON.stringify(records),
     ])) {
@@ -285,10 +295,12 @@ async function resolveContacts(client: pg.PoolClient, fresh: Fresh[]): Promise<v
     });
   }
   if (patches.size > 0) {
-    const records = [...patches].map(([id, { patch, at }]) => {
-      const { set, remove } = splitAttributePatch(patch);
-      return { id, patch_set: set, patch_remove: remove, at };
-    });
+    const records = [...patches]
+      .sort(([x], [y]) => compare(x, y))
+      .map(([id, { patch, at }]) => {
+        const { set, remove } = splitAttributePatch(patch);
+        return { id, patch_set: set, patch_remove: remove, at };
+      });
     await client.query(SQL.mergeAttributes, [JSON.stringify(records)]);
   }
 }
