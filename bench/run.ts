@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: every benchmark, each beside its same-run baseline,
  * printed as figures (median of RUNS, with min and max) and ratios.
- * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it.
+ * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it;
+ * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it).
  */
 import { cpus, totalmem } from 'node:os';
 import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
 import { printDkimBenchmark } from './dkim.js';
+import { printImportBenchmark } from './import.js';
 import { bareFastifyAccept, sluiceAccept } from './http-accept.js';
 import { printMimeBenchmark } from './mime.js';
 import { outboxToSink, type OutboxRun } from './outbox-delivery.js';
@@ -14,6 +16,7 @@ import { ensurePostfixTools, line, smtpSourceToSink, stats } from './support.js'
 const RUNS = Number(process.env.SLUICE_BENCH_RUNS ?? 3);
 const MESSAGES = Number(process.env.SLUICE_BENCH_MESSAGES ?? 20_000);
 const ACCEPTS = Number(process.env.SLUICE_BENCH_ACCEPTS ?? 10_000);
+const IMPORT_ROWS = Number(process.env.SLUICE_BENCH_IMPORT_ROWS ?? 100_000);
 const SESSIONS = 10;
 
 async function main(): Promise<void> {
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
 
   await printDkimBenchmark(RUNS);
   await printMimeBenchmark(RUNS, 5_000);
+  if (IMPORT_ROWS > 0) await printImportBenchmark(RUNS, IMPORT_ROWS);
 
   console.log('## Outbox → SMTP relay (claim, render, MIME, send, settle)');
   if (!ensurePostfixTools()) {

@@ -26,7 +26,7 @@ import {
   type RowError,
 } from '../core/contact-rows.js';
 import { SluiceError, isSluiceError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
+import { newId, orderedIds } from '../core/ids.js';
 import { LineReader, type TextLine } from '../core/line-reader.js';
 import type { ContactUpsert, Store } from '../core/ports/store.js';
 
@@ -89,6 +89,7 @@ export async function importContacts(
   };
   let rowsRead = 0;
   let batch: ContactUpsert[] = [];
+  const nextId = orderedIds('contact', options.at);
 
   const take = (row: ImportRow | RowError): void => {
     rowsRead += 1;
@@ -98,7 +99,7 @@ export async function importContacts(
       return;
     }
     batch.push({
-      id: newId('contact'),
+      id: nextId(),
       email: row.email,
       ...(row.attributes ? { attributes: row.attributes } : {}),
       ...(row.status ? { status: row.status } : {}),
