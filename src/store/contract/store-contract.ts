@@ -72,8 +72,8 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     acceptContract(makeStore);
     outboxContract(makeStore);
     contactsContract(makeStore);
-    templatesContract(makeStore);
     contactsBatchContract(makeStore);
+    templatesContract(makeStore);
     suppressionsContract(makeStore);
     eventsContract(makeStore);
   });
