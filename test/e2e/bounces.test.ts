@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
-import { relayAt, startTestSluice, waitFor, type TestSluice } from '../helpers/sluice.js';
+import {
+  finalView,
+  relayAt,
+  sendTestMessage,
+  startTestSluice,
+  type TestSluice,
+} from '../helpers/sluice.js';
 
 interface MessageView {
   status: string;
@@ -40,29 +46,9 @@ describe('bounces and the suppression list through the API', () => {
     await relay.close();
   });
 
-  async function send(to: string): Promise<string> {
-    const reply = await t.api<{ id: string }>('POST', '/v1/messages', {
-      from: 'app@example.com',
-      to,
-      subject: 'Test',
-      text: 'Body',
-    });
-    assert.equal(reply.status, 202);
-    return reply.body.id;
-  }
-
-  function finalState(id: string): Promise<MessageView> {
-    return waitFor(`message ${id} to reach a final state`, async () => {
-      const reply = await t.api<MessageView>('GET', `/v1/messages/${id}`);
-      return ['delivered', 'bounced', 'expired', 'failed', 'suppressed'].includes(reply.body.status)
-        ? reply.body
-        : undefined;
-    });
-  }
-
   it('bounces a 550 5.1.1 as bad-mailbox and suppresses the address', async () => {
-    const id = await send(GONE);
-    const view = await finalState(id);
+    const id = await sendTestMessage(t, GONE);
+    const view = await finalView<MessageView>(t, id);
     assert.equal(view.status, 'bounced');
     assert.equal(view.bounceCategory, 'bad-mailbox');
     assert.deepEqual(
@@ -80,7 +66,7 @@ describe('bounces and the suppression list through the API', () => {
   });
 
   it('ends the next message to it as suppressed, without the relay seeing it', async () => {
-    const view = await finalState(await send('Gone@Example.net'));
+    const view = await finalView<MessageView>(t, await sendTestMessage(t, 'Gone@Example.net'));
     assert.equal(view.status, 'suppressed');
     assert.equal(view.attempts, 0);
     assert.deepEqual(view.history, []);
@@ -89,18 +75,18 @@ describe('bounces and the suppression list through the API', () => {
   });
 
   it('bounces a 550 5.7.1 as a block and does not suppress', async () => {
-    const first = await finalState(await send(BLOCKED));
+    const first = await finalView<MessageView>(t, await sendTestMessage(t, BLOCKED));
     assert.equal(first.status, 'bounced');
     assert.equal(first.bounceCategory, 'spam-block');
     assert.equal((await t.api('GET', `/v1/suppressions/${BLOCKED}`)).status, 404);
-    const second = await finalState(await send(BLOCKED));
+    const second = await finalView<MessageView>(t, await sendTestMessage(t, BLOCKED));
     assert.equal(second.status, 'bounced', 'tried again, not suppressed');
     assert.equal(relay.attempts(BLOCKED), 2);
   });
 
   it('lets mail through again once the suppression is removed', async () => {
     assert.equal((await t.api('DELETE', `/v1/suppressions/${GONE}`)).status, 204);
-    const view = await finalState(await send(GONE));
+    const view = await finalView<MessageView>(t, await sendTestMessage(t, GONE));
     assert.equal(view.status, 'delivered');
     assert.equal(view.bounceCategory, null);
     assert.equal(relay.attempts(GONE), 2);

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
-import { relayAt, startTestSluice, waitFor, type TestSluice } from '../helpers/sluice.js';
+import {
+  finalView,
+  relayAt,
+  sendTestMessage,
+  startTestSluice,
+  type TestSluice,
+} from '../helpers/sluice.js';
 
 interface MessageView {
   status: string;
@@ -47,32 +53,8 @@ describe('delivery outcomes through the API', () => {
     await relay.close();
   });
 
-  async function send(to: string): Promise<string> {
-    const reply = await t.api<{ id: string }>('POST', '/v1/messages', {
-      from: 'app@example.com',
-      to,
-      subject: 'Test',
-      text: 'Body',
-    });
-    assert.equal(reply.status, 202);
-    return reply.body.id;
-  }
-
-  async function finalState(id: string, timeoutMs = 15_000): Promise<MessageView> {
-    return waitFor(
-      `message ${id} to reach a final state`,
-      async () => {
-        const reply = await t.api<MessageView>('GET', `/v1/messages/${id}`);
-        return ['delivered', 'bounced', 'expired', 'failed'].includes(reply.body.status)
-          ? reply.body
-          : undefined;
-      },
-      timeoutMs,
-    );
-  }
-
   it('retries a 451 and then delivers, with both attempts in the history', async () => {
-    const view = await finalState(await send('later@example.net'));
+    const view = await finalView<MessageView>(t, await sendTestMessage(t, 'later@example.net'));
     assert.equal(view.status, 'delivered');
     assert.equal(view.attempts, 2);
     assert.deepEqual(
@@ -87,7 +69,7 @@ describe('delivery outcomes through the API', () => {
   });
 
   it('bounces on 550 without retrying', async () => {
-    const view = await finalState(await send('gone@example.net'));
+    const view = await finalView<MessageView>(t, await sendTestMessage(t, 'gone@example.net'));
     assert.equal(view.status, 'bounced');
     assert.equal(view.attempts, 1);
     assert.equal(view.history[0]?.code, 550);
@@ -97,7 +79,7 @@ describe('delivery outcomes through the API', () => {
   });
 
   it('retries when the relay drops the connection after DATA', async () => {
-    const view = await finalState(await send('drop@example.net'));
+    const view = await finalView<MessageView>(t, await sendTestMessage(t, 'drop@example.net'));
     assert.equal(view.status, 'delivered');
     assert.equal(view.history[0]?.outcome, 'deferred');
     assert.equal(
@@ -107,7 +89,11 @@ describe('delivery outcomes through the API', () => {
   });
 
   it('expires a message still deferred at its max age', async () => {
-    const view = await finalState(await send('never@example.net'), 20_000);
+    const view = await finalView<MessageView>(
+      t,
+      await sendTestMessage(t, 'never@example.net'),
+      20_000,
+    );
     assert.equal(view.status, 'expired');
     assert.ok(view.history.length >= 2, 'it was tried more than once');
     assert.ok(view.history.every((h) => h.outcome === 'deferred' && h.code === 421));

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { FINAL_STATUSES } from '../../src/core/message.js';
 import { startSluice, type RunningSluice } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
 
@@ -130,5 +131,41 @@ export async function waitFor<T>(
   }
   throw new Error(
     `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ''}`,
+  );
+}
+
+/** Sends a plain inline message through the API; fails unless it is accepted (202). */
+export async function sendTestMessage(
+  t: TestSluice,
+  to: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const reply = await t.api<{ id: string }>('POST', '/v1/messages', {
+    from: 'app@example.com',
+    to,
+    subject: 'Test',
+    text: 'Body',
+    ...extra,
+  });
+  if (reply.status !== 202)
+    throw new Error(`POST /v1/messages answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+  return reply.body.id;
+}
+
+/** Waits (bounded) until the message is in a final state, and returns its view. */
+export function finalView<T extends { status: string }>(
+  t: TestSluice,
+  id: string,
+  timeoutMs = 20_000,
+): Promise<T> {
+  return waitFor(
+    `message ${id} to reach a final state`,
+    async () => {
+      const reply = await t.api<T>('GET', `/v1/messages/${id}`);
+      return (FINAL_STATUSES as readonly string[]).includes(reply.body.status)
+        ? reply.body
+        : undefined;
+    },
+    timeoutMs,
   );
 }
