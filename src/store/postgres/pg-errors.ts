@@ -29,10 +29,19 @@ export function mapPgError(error: unknown): Error {
 /**
  * SQLSTATEs that say "not now" rather than "not this": connection
  * exceptions (08…), the server shutting down or starting (57P01–57P03),
- * too many connections or no disk (53…).
+ * too many connections or no disk (53…), and a transaction the server rolled
+ * back to break a deadlock or a serialization conflict with another node
+ * (40P01, 40001): nothing of it was written, so the same request can simply
+ * be tried again.
  */
 function isUnavailableState(code: string): boolean {
-  return code.startsWith('08') || /^57P0[123]$/.test(code) || code.startsWith('53');
+  return (
+    code.startsWith('08') ||
+    /^57P0[123]$/.test(code) ||
+    code.startsWith('53') ||
+    code === '40P01' ||
+    code === '40001'
+  );
 }
 
 const NETWORK_CODES = new Set([
