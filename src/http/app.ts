@@ -29,6 +29,7 @@ import type { SluiceConfig } from '../config/config.js';
 import { TemplateEngine } from '../render/liquid.js';
 import type { CapturedMessage } from '../sink/capture-relay.js';
 import { ApiKeyVerifier } from './auth.js';
+import { assertNoNul } from './nul-check.js';
 import { installErrorHandlers } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
   app.addHook('preValidation', (request, _reply, done) => {
+    assertNoNul(request.body);
     const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
     if (schema && request.query && typeof request.query === 'object') {
       request.query = Value.Convert(schema, request.query);
