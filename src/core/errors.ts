@@ -75,6 +75,11 @@ export const ERROR_CATALOG = {
     kind: 'unprocessable',
     description: 'The `templateId` of a message names no template.',
   },
+  ERR_SEGMENT_INVALID: {
+    kind: 'invalid',
+    description:
+      'A segment condition breaks the language (docs/segments.md); `field` names its JSON path, e.g. `conditions.and[2].op`.',
+  },
   ERR_NOT_FOUND: { kind: 'not-found', description: 'The resource does not exist.' },
   ERR_ROUTE_NOT_FOUND: { kind: 'not-found', description: 'No endpoint has this method and path.' },
   ERR_CONFLICT: {

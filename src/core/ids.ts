@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   template: 'tpl',
   apiKey: 'key',
   event: 'evt',
+  segment: 'seg',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

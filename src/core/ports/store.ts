@@ -16,6 +16,7 @@ import type {
   StoredMessage,
 } from '../message.js';
 import type { Settlement } from '../outcome.js';
+import type { SegmentCondition } from '../segment.js';
 import type { Suppression, SuppressionUpsert } from '../suppression.js';
 
 /**
@@ -316,6 +317,41 @@ export interface EventStore {
   countForContact(contactId: string, name: string, since: number): Promise<number>;
 }
 
+// ── Segments ───────────────────────────────────────────────────────────
+
+export interface Segment {
+  id: string;
+  /** Unique. */
+  name: string;
+  conditions: SegmentCondition;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Stored segments, and the contacts a condition selects. `now` anchors
+ * `withinDays` of event conditions. The selection includes every contact
+ * whatever its status; callers that send (campaign fan-out) exclude
+ * unsubscribed, bounced, complained and suppressed contacts themselves.
+ */
+export interface SegmentStore {
+  create(segment: Segment): Promise<Segment>;
+  get(id: string): Promise<Segment | undefined>;
+  /** Ordered by id. */
+  list(query: PageQuery): Promise<Page<Segment>>;
+  update(
+    id: string,
+    patch: { name?: string; conditions?: SegmentCondition; at: number },
+  ): Promise<Segment | undefined>;
+  delete(id: string): Promise<boolean>;
+  /** How many contacts match. */
+  count(conditions: SegmentCondition, now: number): Promise<number>;
+  /** The first `limit` matching contacts by id. */
+  preview(conditions: SegmentCondition, now: number, limit: number): Promise<Contact[]>;
+  /** Matching contacts a page at a time, ordered by id (the cursor is the last id). */
+  select(conditions: SegmentCondition, now: number, query: PageQuery): Promise<Page<Contact>>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -332,4 +368,5 @@ export interface Store {
   readonly messages: MessageStore;
   readonly suppressions: SuppressionStore;
   readonly events: EventStore;
+  readonly segments: SegmentStore;
 }

@@ -16,6 +16,7 @@ import { contactsContract } from './contacts-contract.js';
 import { eventsContract } from './events-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
 
@@ -76,5 +77,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     templatesContract(makeStore);
     suppressionsContract(makeStore);
     eventsContract(makeStore);
+    segmentsContract(makeStore);
   });
 }

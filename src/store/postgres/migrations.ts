@@ -157,4 +157,35 @@ CREATE INDEX events_contact_time ON events (contact_id, occurred_at, id);
 CREATE INDEX events_contact_name ON events (contact_id, name, occurred_at);
 `,
   },
+  {
+    // Segments (docs/segments.md): a name and the condition as jsonb.
+    // sluice_iso_ms reads an ISO date attribute for before/after: the shapes
+    // core/segment.ts allows, no offset meaning UTC, NULL for anything else
+    // (a cast would fail the whole query on one bad attribute). STABLE, not
+    // IMMUTABLE: timestamptz input depends on session settings in general.
+    id: '0004_segments',
+    sql: `
+CREATE TABLE segments (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  conditions jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+CREATE FUNCTION sluice_iso_ms(v text) RETURNS double precision
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+  IF v IS NULL OR v !~ '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$' THEN
+    RETURN NULL;
+  END IF;
+  IF length(v) > 10 AND v ~ '(Z|[+-]\\d{2}:\\d{2})$' THEN
+    RETURN extract(epoch FROM v::timestamptz) * 1000;
+  END IF;
+  RETURN extract(epoch FROM (v::timestamp AT TIME ZONE 'UTC')) * 1000;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$fn$;
+`,
+  },
 ];

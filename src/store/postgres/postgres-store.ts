@@ -20,6 +20,7 @@ import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { PgApiKeyStore } from './api-keys.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
+import { PgSegmentStore } from './segments.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -97,6 +98,7 @@ export class PostgresStore implements Store {
   readonly messages: PgMessageStore;
   readonly suppressions: PgSuppressionStore;
   readonly events: PgEventStore;
+  readonly segments: PgSegmentStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -112,6 +114,7 @@ export class PostgresStore implements Store {
     this.messages = new PgMessageStore(this.db);
     this.suppressions = new PgSuppressionStore(this.db);
     this.events = new PgEventStore(this.db);
+    this.segments = new PgSegmentStore(this.db);
   }
 
   /**

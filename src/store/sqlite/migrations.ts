@@ -151,4 +151,17 @@ CREATE INDEX events_contact_time ON events (contact_id, occurred_at, id);
 CREATE INDEX events_contact_name ON events (contact_id, name, occurred_at);
 `,
   },
+  {
+    // Segments (docs/segments.md): a name and the condition as JSON text.
+    id: '0004_segments',
+    sql: `
+CREATE TABLE segments (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  conditions TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`,
+  },
 ];

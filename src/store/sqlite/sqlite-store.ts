@@ -21,6 +21,7 @@ import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
+import { SqliteSegmentStore } from './segments.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -80,6 +81,7 @@ export class SqliteStore implements Store {
   readonly messages: SqliteMessageStore;
   readonly suppressions: SqliteSuppressionStore;
   readonly events: SqliteEventStore;
+  readonly segments: SqliteSegmentStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -94,6 +96,7 @@ export class SqliteStore implements Store {
     this.messages = new SqliteMessageStore(this.cache, options.acceptBatch);
     this.suppressions = new SqliteSuppressionStore(this.cache);
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
+    this.segments = new SqliteSegmentStore(this.cache);
   }
 
   /**
