@@ -35,6 +35,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
+import { segmentRoutes } from './routes/segments.js';
 import { sinkRoutes } from './routes/sink.js';
 import { systemRoutes } from './routes/system.js';
 import { suppressionRoutes } from './routes/suppressions.js';
@@ -69,6 +70,11 @@ export const API_TAGS = [
     description: 'What contacts do (identify, idempotent ingestion); the input of triggers.',
   },
   { name: 'lists', description: 'Mailing lists and their members.' },
+  {
+    name: 'segments',
+    description:
+      'Saved conditions over contacts (attributes, lists, events), counted and previewed.',
+  },
   { name: 'templates', description: 'Stored Liquid templates.' },
   { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
   { name: 'sink', description: 'The built-in capture relay (development and tests).' },
@@ -150,6 +156,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       contactRoutes(v1, deps);
       eventRoutes(v1, deps);
       listRoutes(v1, deps);
+      segmentRoutes(v1, deps);
       templateRoutes(v1, deps);
       suppressionRoutes(v1, deps);
       sinkRoutes(v1, deps);
