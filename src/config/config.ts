@@ -3,7 +3,7 @@
  * milliseconds, sizes in bytes, relays and pools resolved, frozen.
  */
 import type { BounceRule } from '../core/bounce.js';
-import type { DkimAlgorithm, Strategy } from './schema.js';
+import type { DkimAlgorithm, NodeRole, Strategy } from './schema.js';
 
 export interface RelayConfig {
   name: string;
@@ -81,9 +81,21 @@ export interface DkimKeyConfig {
   headers: string[];
 }
 
+/** Tracking is on when `publicUrl` and `secret` are set (the loader requires both or neither). */
+export interface TrackingConfig {
+  /** Without a trailing slash. */
+  publicUrl?: string;
+  secret?: string;
+  opens: boolean;
+  clicks: boolean;
+  unsubscribeMailto?: string;
+}
+
 export interface SluiceConfig {
   http: { host: string; port: number; bodyLimit: number; importLimit: number; publicUrl?: string };
   database: { url: string; poolSize: number };
+  /** Absent in hand-built configurations (tests): role `all`. */
+  node?: { role: NodeRole };
   dataDir: string;
   auth: { adminApiKey?: string };
   /** Never empty after loading: when none is configured and the sink runs, one relay named `sink` points at it. */
@@ -128,6 +140,8 @@ export interface SluiceConfig {
     /** The operator's rules (read from `rulesFile` at load), tried before the built-in ones. */
     rules?: BounceRule[];
   };
+  /** Absent in hand-built configurations (tests): no tracking. */
+  tracking?: TrackingConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }

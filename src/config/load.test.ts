@@ -210,3 +210,41 @@ describe('docs/configuration.md', () => {
     assert.equal(doc.slice(start, end + REFERENCE_END.length) + '\n', configReference());
   });
 });
+
+describe('tracking', () => {
+  const secret = 'x'.repeat(32);
+  it('needs publicUrl and secret together, and publicUrl for opens and clicks', () => {
+    assert.match(
+      loadError({ env: { SLUICE_TRACKING_PUBLIC_URL: 'https://t.example.com' }, cwd: dir }),
+      /tracking\.secret/,
+    );
+    assert.match(loadError({ env: { SLUICE_TRACKING_SECRET: secret }, cwd: dir }), /publicUrl/);
+    assert.match(loadError({ env: { SLUICE_TRACKING_OPENS: 'true' }, cwd: dir }), /publicUrl/);
+    assert.match(
+      loadError({
+        env: {
+          SLUICE_TRACKING_PUBLIC_URL: 'https://t.example.com',
+          SLUICE_TRACKING_SECRET: 'short',
+        },
+        cwd: dir,
+      }),
+      /tracking\.secret/,
+    );
+  });
+  it('strips the trailing slash of publicUrl', () => {
+    const config = loadConfig({
+      env: {
+        SLUICE_TRACKING_PUBLIC_URL: 'https://t.example.com/mail/',
+        SLUICE_TRACKING_SECRET: secret,
+        SLUICE_TRACKING_CLICKS: 'true',
+      },
+      cwd: dir,
+    });
+    assert.deepEqual(config.tracking, {
+      publicUrl: 'https://t.example.com/mail',
+      secret,
+      opens: false,
+      clicks: true,
+    });
+  });
+});

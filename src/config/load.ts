@@ -9,11 +9,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { DkimKeyConfig, PoolConfig, RelayConfig, SluiceConfig } from './config.js';
+import type {
+  DkimKeyConfig,
+  PoolConfig,
+  RelayConfig,
+  SluiceConfig,
+  TrackingConfig,
+} from './config.js';
 import type { BounceRule } from '../core/bounce.js';
 import { readBounceRulesFile } from './bounce-rules-file.js';
 import { readDkimKey } from './dkim-keys.js';
-import { ConfigSchema, DKIM_DEFAULT_HEADERS, type ConfigInput } from './schema.js';
+import {
+  ConfigSchema,
+  DKIM_DEFAULT_HEADERS,
+  NODE_ROLES,
+  type ConfigInput,
+  type NodeRole,
+} from './schema.js';
 import { envVariables, parseEnvValue } from './env.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -253,6 +265,7 @@ function resolveConfig(
     input.throttles.domainGroups.map((g) => g.name),
     'throttles.domainGroups',
   );
+  const role = resolveRole(input.node.role, input.database.url);
   const t = input.throttles;
   const h = input.health;
   const d = input.delivery;
@@ -265,6 +278,7 @@ function resolveConfig(
       ...(input.http.publicUrl ? { publicUrl: input.http.publicUrl } : {}),
     },
     database: { url: input.database.url, poolSize: input.database.poolSize },
+    node: { role },
     dataDir: input.dataDir,
     auth: input.auth.adminApiKey ? { adminApiKey: input.auth.adminApiKey } : {},
     relays,
@@ -335,6 +349,7 @@ function resolveConfig(
         : {}),
       ...resolveBounceRules(input.bounces.rulesFile, cwd),
     },
+    tracking: resolveTracking(input.tracking),
     source,
   };
 }
@@ -361,6 +376,46 @@ export function withSinkPort(config: Readonly<SluiceConfig>, port: number): Read
     r.name === 'sink' && r.port === config.sink.port ? { ...r, port } : r,
   );
   return deepFreeze({ ...config, sink: { ...config.sink, port }, relays });
+}
+
+/** Both `publicUrl` and `secret`, or neither: a link that cannot be verified must not be sent. */
+function resolveTracking(input: ConfigInput['tracking']): TrackingConfig {
+  if (input.publicUrl !== undefined && input.secret === undefined)
+    throw new ConfigError(
+      'config key "tracking.secret": required when "tracking.publicUrl" is set',
+    );
+  if (input.secret !== undefined && input.publicUrl === undefined)
+    throw new ConfigError(
+      'config key "tracking.publicUrl": required when "tracking.secret" is set',
+    );
+  if ((input.opens || input.clicks) && input.publicUrl === undefined)
+    throw new ConfigError(
+      'config key "tracking.publicUrl": required for "tracking.opens" and "tracking.clicks"',
+    );
+  return {
+    ...(input.publicUrl !== undefined ? { publicUrl: input.publicUrl.replace(/\/+$/, '') } : {}),
+    ...(input.secret !== undefined ? { secret: input.secret } : {}),
+    opens: input.opens,
+    clicks: input.clicks,
+    ...(input.unsubscribeMailto !== undefined
+      ? { unsubscribeMailto: input.unsubscribeMailto }
+      : {}),
+  };
+}
+
+/**
+ * `api` and `worker` only make sense when several processes share the
+ * database; a SQLite file has one writer, so a worker-only node would have
+ * nobody accepting and an api-only node nobody delivering.
+ */
+function resolveRole(role: string, databaseUrl: string): NodeRole {
+  const known = NODE_ROLES.find((r) => r === role) ?? 'all';
+  if (known !== 'all' && databaseUrl.startsWith('sqlite:')) {
+    throw new ConfigError(
+      `config key "node.role": "${known}" needs PostgreSQL (SQLite is single-process; use PostgreSQL to split roles, or "all")`,
+    );
+  }
+  return known;
 }
 
 /** Reads and checks the operator's bounce rules now, so a bad one stops the start naming it. */

@@ -177,6 +177,10 @@ export const RelaySchema = Type.Object(
 export const STRATEGIES = ['round-robin', 'least-connections', 'weighted', 'hash'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
+/** What one Sluice process does; `api` and `worker` split a cluster on PostgreSQL. */
+export const NODE_ROLES = ['all', 'api', 'worker'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
 export const PoolSchema = Type.Object(
   {
     name: Type.String({ ...Name, description: 'Unique name of the pool.' }),
@@ -280,6 +284,24 @@ export const ConfigSchema = Type.Object(
         ),
       },
       { additionalProperties: false, default: {}, description: 'The HTTP API.' },
+    ),
+    node: Type.Object(
+      {
+        role: Type.Union(
+          NODE_ROLES.map((r) => Type.Literal(r)),
+          {
+            default: 'all',
+            description:
+              'What this process does: `all` (the API and the delivery worker), `api` (the API and accepts, no delivery worker) or `worker` (the delivery worker; HTTP serves only `/healthz`, `/readyz` and `/metrics`). `api` and `worker` need PostgreSQL: SQLite is single-process.',
+          },
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          "This node's part in a cluster of Sluice processes on one PostgreSQL (docs/operations.md).",
+      },
     ),
     database: Type.Object(
       {
@@ -640,6 +662,46 @@ export const ConfigSchema = Type.Object(
         additionalProperties: false,
         default: {},
         description: 'Bounce handling.',
+      },
+    ),
+    tracking: Type.Object(
+      {
+        publicUrl: Type.Optional(
+          Type.String({
+            pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
+            description:
+              'Base URL at which recipients reach the tracking endpoints (`/t/…`), e.g. `https://mail.example.com`. Required for open and click tracking and for the List-Unsubscribe links; without it, messages carry none of them.',
+          }),
+        ),
+        secret: Type.Optional(
+          Type.String({
+            minLength: 32,
+            description:
+              'Key of the HMAC-SHA256 that signs tracking and unsubscribe tokens; at least 32 characters, required with `publicUrl`. Changing it invalidates every link already sent. Never logged; masked by `config-check`.',
+          }),
+        ),
+        opens: Type.Boolean({
+          default: false,
+          description: 'Add a 1×1 open-tracking pixel at the end of the HTML of bulk messages.',
+        }),
+        clicks: Type.Boolean({
+          default: false,
+          description:
+            'Rewrite the http(s) links of the HTML of bulk messages to signed click redirects.',
+        }),
+        unsubscribeMailto: Type.Optional(
+          Type.String({
+            pattern: '^[^@\\s<>,]+@[^@\\s<>,]+$',
+            description:
+              'An address added to List-Unsubscribe as `mailto:` besides the https link (RFC 2369); Sluice does not read that mailbox.',
+          }),
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'Open and click tracking and one-click unsubscribe for bulk messages (docs/tracking.md).',
       },
     ),
     shutdownTimeout: Duration(

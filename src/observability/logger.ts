@@ -22,6 +22,10 @@ export const REDACTED_PATHS = [
   'relay.auth.pass',
   'config.auth',
   'config.relays[*].auth',
+  'config.tracking.secret',
+  'tracking.secret',
+  'secret',
+  '*.secret',
 ];
 
 export function createLogger(

@@ -19,6 +19,9 @@ export function registerConfigCommands(program: Command): void {
         relays: config.relays.map((r) =>
           r.auth ? { ...r, auth: { user: r.auth.user, pass: '[redacted]' } } : r,
         ),
+        ...(config.tracking?.secret
+          ? { tracking: { ...config.tracking, secret: '[redacted]' } }
+          : {}),
       };
       process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
     });
