@@ -13,6 +13,7 @@ export const ID_PREFIXES = {
   apiKey: 'key',
   event: 'evt',
   segment: 'seg',
+  engagement: 'eng',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

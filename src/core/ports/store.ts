@@ -352,6 +352,38 @@ export interface SegmentStore {
   select(conditions: SegmentCondition, now: number, query: PageQuery): Promise<Page<Contact>>;
 }
 
+// ── Engagement ─────────────────────────────────────────────────────────
+
+export const ENGAGEMENT_KINDS = ['open', 'click', 'unsubscribe'] as const;
+export type EngagementKind = (typeof ENGAGEMENT_KINDS)[number];
+
+/**
+ * What a recipient did with a message (docs/tracking.md): every open of the
+ * pixel, every click and every one-click unsubscribe is one row (repeats
+ * included: counting unique ones is the reader's choice).
+ */
+export interface EngagementEvent {
+  /** `eng_…`, made by the application. */
+  id: string;
+  kind: EngagementKind;
+  messageId: string;
+  /** The recipient, lower-cased. */
+  email: string;
+  /** The contact with that address when the event happened, if any. */
+  contactId?: string;
+  /** The link's target, for clicks. */
+  url?: string;
+  at: number;
+}
+
+export interface EngagementStore {
+  record(event: EngagementEvent): Promise<void>;
+  /** Oldest first (at, then id). */
+  forMessage(messageId: string): Promise<EngagementEvent[]>;
+  /** Events of `kind` of the contact with at >= since. */
+  countForContact(contactId: string, kind: EngagementKind, since: number): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -369,4 +401,5 @@ export interface Store {
   readonly suppressions: SuppressionStore;
   readonly events: EventStore;
   readonly segments: SegmentStore;
+  readonly engagement: EngagementStore;
 }

@@ -188,4 +188,23 @@ END
 $fn$;
 `,
   },
+  {
+    // Engagement (docs/tracking.md): opens, clicks and unsubscribes per
+    // message. contact_id is set NULL when the contact is deleted: the
+    // message's statistics keep counting the event.
+    id: '0005_engagement',
+    sql: `
+CREATE TABLE engagement (
+  id text COLLATE "C" PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('open', 'click', 'unsubscribe')),
+  message_id text COLLATE "C" NOT NULL,
+  email text NOT NULL,
+  contact_id text COLLATE "C" REFERENCES contacts (id) ON DELETE SET NULL,
+  url text,
+  at bigint NOT NULL
+);
+CREATE INDEX engagement_message ON engagement (message_id, at, id);
+CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
+`,
+  },
 ];

@@ -21,6 +21,7 @@ import { PgApiKeyStore } from './api-keys.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
+import { PgEngagementStore } from './engagement.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -99,6 +100,7 @@ export class PostgresStore implements Store {
   readonly suppressions: PgSuppressionStore;
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
+  readonly engagement: PgEngagementStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -115,6 +117,7 @@ export class PostgresStore implements Store {
     this.suppressions = new PgSuppressionStore(this.db);
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
+    this.engagement = new PgEngagementStore(this.db);
   }
 
   /**

@@ -164,4 +164,23 @@ CREATE TABLE segments (
 );
 `,
   },
+  {
+    // Engagement (docs/tracking.md): opens, clicks and unsubscribes per
+    // message. contact_id is set NULL when the contact is deleted: the
+    // message's statistics keep counting the event.
+    id: '0005_engagement',
+    sql: `
+CREATE TABLE engagement (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('open', 'click', 'unsubscribe')),
+  message_id TEXT NOT NULL,
+  email TEXT NOT NULL,
+  contact_id TEXT REFERENCES contacts (id) ON DELETE SET NULL,
+  url TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX engagement_message ON engagement (message_id, at, id);
+CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
+`,
+  },
 ];

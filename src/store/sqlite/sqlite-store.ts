@@ -22,6 +22,7 @@ import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
+import { SqliteEngagementStore } from './engagement.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -82,6 +83,7 @@ export class SqliteStore implements Store {
   readonly suppressions: SqliteSuppressionStore;
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
+  readonly engagement: SqliteEngagementStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -97,6 +99,7 @@ export class SqliteStore implements Store {
     this.suppressions = new SqliteSuppressionStore(this.cache);
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
+    this.engagement = new SqliteEngagementStore(this.cache);
   }
 
   /**
