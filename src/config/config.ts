@@ -88,6 +88,8 @@ export interface TrackingConfig {
   secret?: string;
   opens: boolean;
   clicks: boolean;
+  /** Also add List-Unsubscribe (and opens/clicks) to transactional messages. */
+  transactional?: boolean;
   unsubscribeMailto?: string;
 }
 

@@ -245,6 +245,7 @@ describe('tracking', () => {
       secret,
       opens: false,
       clicks: true,
+      transactional: false,
     });
   });
 });

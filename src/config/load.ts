@@ -397,6 +397,7 @@ function resolveTracking(input: ConfigInput['tracking']): TrackingConfig {
     ...(input.secret !== undefined ? { secret: input.secret } : {}),
     opens: input.opens,
     clicks: input.clicks,
+    transactional: input.transactional,
     ...(input.unsubscribeMailto !== undefined
       ? { unsubscribeMailto: input.unsubscribeMailto }
       : {}),

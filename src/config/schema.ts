@@ -689,6 +689,11 @@ export const ConfigSchema = Type.Object(
           description:
             'Rewrite the http(s) links of the HTML of bulk messages to signed click redirects.',
         }),
+        transactional: Type.Boolean({
+          default: false,
+          description:
+            'Also track and add List-Unsubscribe to `transactional` messages (receipts and password resets normally carry neither).',
+        }),
         unsubscribeMailto: Type.Optional(
           Type.String({
             pattern: '^[^@\\s<>,]+@[^@\\s<>,]+$',

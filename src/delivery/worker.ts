@@ -49,6 +49,7 @@ import type { Store, Template } from '../core/ports/store.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { verpAddress } from '../core/verp.js';
 import { buildMime, renderContent } from '../render/compose.js';
+import { applyTracking } from '../render/tracking.js';
 import type { TemplateEngine } from '../render/liquid.js';
 import { DkimSigner } from './dkim-signer.js';
 import type { DeliveryLogger } from './logger.js';
@@ -282,9 +283,10 @@ export class DeliveryWorker {
   ): Promise<Prepared> {
     try {
       const template = message.templateId ? templates.get(message.templateId) : undefined;
-      const content = renderContent(this.options.templates, message, template);
+      const rendered = renderContent(this.options.templates, message, template);
+      const tracked = applyTracking(this.options.config.tracking, message, rendered);
       const date = new Date(this.options.clock.now());
-      const mime = await buildMime(message, content, date);
+      const mime = await buildMime(message, tracked.content, date, tracked.headers);
       // Signed here, inside the time slice: RSA signing is CPU work like MIME.
       const raw = this.signer.sign(mime, domainOf(message.from.email), date);
       return { kind: 'ready', raw };

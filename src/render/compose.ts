@@ -89,12 +89,17 @@ export async function buildMime(
   message: ClaimedMessage,
   content: RenderedContent,
   date: Date,
+  added: [string, string][] = [],
 ): Promise<Buffer> {
+  // Headers Sluice adds (List-Unsubscribe, tracking.ts) replace custom ones of the same name.
+  const addedNames = new Set(added.map(([name]) => name.toLowerCase()));
   const headers: [string, string][] = [];
   for (const [name, value] of Object.entries(message.headers)) {
-    if (!FIELD_NAME.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) continue;
+    const lower = name.toLowerCase();
+    if (!FIELD_NAME.test(name) || RESERVED_HEADERS.has(lower) || addedNames.has(lower)) continue;
     headers.push([name, singleLine(value)]);
   }
+  headers.push(...added);
   const from = { email: message.from.email, name: displayName(message.from) };
   const to = { email: message.to.email, name: displayName(message.to) };
   const replyTo = message.replyTo
