@@ -40,6 +40,7 @@ import { sinkRoutes } from './routes/sink.js';
 import { systemRoutes } from './routes/system.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
+import { MAX_TOKEN_LENGTH, trackingRoutes } from './routes/tracking.js';
 
 export interface AppDeps {
   store: Store;
@@ -78,6 +79,11 @@ export const API_TAGS = [
   { name: 'templates', description: 'Stored Liquid templates.' },
   { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
   { name: 'sink', description: 'The built-in capture relay (development and tests).' },
+  {
+    name: 'tracking',
+    description:
+      'Open pixel, click redirects and one-click unsubscribe, reached by recipients through signed links (no API key).',
+  },
   { name: 'system', description: 'Health, readiness, metrics and this document.' },
 ];
 
@@ -91,6 +97,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: logger,
     bodyLimit: deps.config.http.bodyLimit,
     genReqId: () => randomUUID(),
+    // Click tokens carry their target URL (routes/tracking.ts); the default is 100.
+    maxParamLength: MAX_TOKEN_LENGTH,
     // Two info lines per request would dominate the log (and cost CPU) at
     // thousands of messages a second; requests are logged at debug below,
     // and errors by the error handler.
@@ -148,6 +156,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   systemRoutes(app, deps);
+  await app.register((t, _options, done) => {
+    trackingRoutes(t, deps);
+    done();
+  });
   const verifier = new ApiKeyVerifier(deps.store, deps.clock);
   await app.register(
     (v1, _options, done) => {
