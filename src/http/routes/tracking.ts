@@ -29,7 +29,7 @@ const TAGS = ['tracking'];
 /** Tokens carry a whole click target; 8 KB covers any URL a mail client keeps. */
 export const MAX_TOKEN_LENGTH = 8192;
 const Params = Type.Object({ token: Type.String({ minLength: 1, maxLength: MAX_TOKEN_LENGTH }) });
-/** A transparent 1×1 GIF (43 bytes). */
+/** A transparent 1×1 GIF. */
 const Html = Type.String({ description: 'An HTML page.' });
 const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const PAGE_HEADERS = {
