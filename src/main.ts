@@ -1,12 +1,12 @@
 /**
  * The composition root: the only place that picks concrete adapters and
  * wires them together. `startSluice` runs one Sluice node (API, delivery
- * worker, optional capture relay) and returns a handle whose `stop()` shuts
+ * worker, optional capture relay; which of them by `node.role`) and returns a handle whose `stop()` shuts
  * it down in the safe order:
  *
  *   1. readiness turns false, the HTTP server stops taking requests and
  *      finishes the ones it has (nothing half-accepted);
- *   2. the worker stops claiming, lets in-flight sends finish within
+ *   2. the worker stops listening for wake-ups and claiming, lets in-flight sends finish within
  *      `shutdownTimeout`, hands unsent claims back and flushes settlements;
  *   3. the capture relay closes (after the worker: it may be delivering to it);
  *   4. the store closes.
@@ -92,9 +92,13 @@ export async function startSluice(
     const metrics = createMetrics(events, store);
     cleanups.push(() => Promise.resolve(metrics.close()));
 
-    const worker = config.delivery.enabled
-      ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
-      : undefined;
+    // `api` nodes accept and leave delivery to `worker` nodes (PostgreSQL only:
+    // the loader refuses split roles on SQLite).
+    const role = config.node?.role ?? 'all';
+    const worker =
+      config.delivery.enabled && role !== 'api'
+        ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
+        : undefined;
     if (worker) {
       if (store.capabilities.singleWriter) {
         // One process per SQLite file: claims still held are from a previous
@@ -109,6 +113,24 @@ export async function startSluice(
       }
       worker.start();
       cleanups.push(() => worker.stop(config.shutdownTimeoutMs));
+      if (store.wakeups.crossProcess) {
+        // Accepts on other nodes NOTIFY; polling stays the backstop when the
+        // listening connection is down. Registered after stop(), so it is
+        // undone before the worker stops.
+        const unlisten = store.wakeups.listen('outbox', {
+          onWake: () => worker.wake('notify'),
+          onState: (change) => {
+            if (change.state === 'listening')
+              logger.info('listening for wake-ups from other nodes');
+            else
+              logger.warn(
+                { err: change.error, retryInMs: change.retryInMs },
+                'the wake-up connection is down; polling until it is back',
+              );
+          },
+        });
+        cleanups.push(unlisten);
+      }
     }
 
     let stopping = false;
@@ -121,7 +143,8 @@ export async function startSluice(
       templates,
       metrics,
       ...(sink ? { sink } : {}),
-      onAccepted: () => worker?.wake(),
+      onAccepted: () => worker?.wake('local'),
+      routes: role === 'worker' ? 'system' : 'all',
       readiness: async () => {
         const checks: Record<string, string> = {};
         checks.shutdown = stopping ? 'stopping' : 'ok';
@@ -142,7 +165,10 @@ export async function startSluice(
     const host =
       config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    logger.info({ url, nodeId, delivery: Boolean(worker), sink: sink?.port }, 'sluice started');
+    logger.info(
+      { url, nodeId, role, delivery: Boolean(worker), sink: sink?.port },
+      'sluice started',
+    );
 
     let stopped: Promise<void> | undefined;
     return {

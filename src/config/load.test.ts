@@ -249,3 +249,22 @@ describe('tracking', () => {
     });
   });
 });
+
+describe('node.role', () => {
+  it('defaults to all, and takes api or worker on PostgreSQL', () => {
+    assert.equal(loadConfig({ env: {}, cwd: dir }).node?.role, 'all');
+    const config = loadConfig({
+      env: { SLUICE_NODE_ROLE: 'worker', SLUICE_DATABASE_URL: 'postgres://db.example/sluice' },
+      cwd: dir,
+    });
+    assert.equal(config.node?.role, 'worker');
+  });
+
+  it('refuses api and worker on SQLite, naming node.role', () => {
+    for (const role of ['api', 'worker']) {
+      const message = loadError({ env: { SLUICE_NODE_ROLE: role }, cwd: dir });
+      assert.match(message, /node\.role/);
+      assert.match(message, /SQLite is single-process; use PostgreSQL to split roles/);
+    }
+  });
+});

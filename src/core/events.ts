@@ -24,6 +24,8 @@ export interface SluiceEventMap {
   'message:failed': { id: string; reason: string };
   'relay:connection-error': { relay: string; error: string };
   'worker:settle-batch': { size: number; durationMs: number };
+  /** The worker was told there is new work: by an accept in this process, or by a NOTIFY from another. */
+  'worker:wake': { source: 'local' | 'notify' };
   /** Claimed messages handed back unsent (graceful shutdown). */
   'message:released': { count: number };
   /** A relay's circuit changed state (closed, open, half-open). */

@@ -145,8 +145,13 @@ export class DeliveryWorker {
     });
   }
 
-  /** New work was accepted: claim now rather than at the next poll. */
-  wake(): void {
+  /**
+   * New work was accepted: claim now rather than at the next poll. Wakes
+   * coalesce: however many arrive while a claim is in flight, they cause
+   * one more claim (wakeRequested is a flag, not a count).
+   */
+  wake(source: SluiceEventMap['worker:wake']['source'] = 'local'): void {
+    this.options.events.emit('worker:wake', { source });
     this.wakeRequested = true;
     this.sleeper.interrupt();
   }

@@ -61,6 +61,11 @@ export interface AppDeps {
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** Called after a message is durably accepted (wakes the delivery worker). */
   onAccepted?: () => void;
+  /**
+   * `system`: only the system routes (health, readiness, metrics), for a
+   * node of role `worker`, which accepts nothing; default `all`.
+   */
+  routes?: 'all' | 'system';
 }
 
 export const API_TAGS = [
@@ -156,6 +161,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   systemRoutes(app, deps);
+  // A worker node serves its probes and metrics only: the API and the
+  // recipients' tracking links go to api (or all) nodes.
+  if (deps.routes === 'system') return app;
   await app.register((t, _options, done) => {
     trackingRoutes(t, deps);
     done();

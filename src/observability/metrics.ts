@@ -175,7 +175,15 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     registers: [registry],
   });
 
+  const wakeups = new client.Counter({
+    name: 'sluice_wakeups_total',
+    help: 'Times the delivery worker was woken for new work, by source (local accept, NOTIFY from a node).',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+
   const unsubscribe = [
+    events.on('worker:wake', (e) => wakeups.inc({ source: e.source })),
     events.on('relay:state', (e) => {
       relayUp.set({ relay: e.relay }, e.state === 'closed' ? 1 : 0);
       for (const state of CIRCUIT_STATES) {

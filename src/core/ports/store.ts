@@ -8,6 +8,7 @@
  * caller (see core/ids.ts), so both dialects store them the same way.
  * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
  */
+import type { Wakeups } from './wakeups.js';
 import type {
   AttemptRecord,
   ClaimedMessage,
@@ -402,4 +403,6 @@ export interface Store {
   readonly events: EventStore;
   readonly segments: SegmentStore;
   readonly engagement: EngagementStore;
+  /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
+  readonly wakeups: Wakeups;
 }

@@ -10,6 +10,9 @@
  *   keys   = INSERT its idempotency keys ON CONFLICT DO NOTHING (a key
  *            another transaction holds is waited for, then skipped)
  *   insert = the messages without a key, and those whose key went in
+ *   woken  = pg_notify on the outbox channel: delivered to the LISTENing
+ *            workers of every node when (and only if) this statement's
+ *            transaction commits, once per batch, not once per message
  *
  * Then each caller's result is worked out:
  * - message inserted → created;
@@ -63,10 +66,11 @@ const SQL = {
       INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
       SELECT idem_scope, idem_key, idem_hash, id, created_at FROM input WHERE idem_key IS NOT NULL
       ON CONFLICT (scope, key) DO NOTHING
-      RETURNING message_id)
+      RETURNING message_id),
+    woken AS (SELECT pg_notify($2, ''))
     INSERT INTO messages (${COLUMNS})
     SELECT ${COLUMNS} FROM input
-    WHERE idem_key IS NULL OR id IN (SELECT message_id FROM keys)
+    WHERE (idem_key IS NULL OR id IN (SELECT message_id FROM keys)) AND EXISTS (SELECT 1 FROM woken)
     RETURNING id`,
   single: `INSERT INTO messages (${COLUMNS}) VALUES (${SINGLE_PARAMS})`,
   singleWithKey: `WITH key AS (
@@ -104,6 +108,7 @@ function batchRecord(item: AcceptItem): Record<string, unknown> {
 export async function commitAccepts(
   db: PgDatabase,
   items: readonly AcceptItem[],
+  wakeChannel: string,
 ): Promise<ItemOutcome<AcceptResult>[]> {
   // Leaders write; a follower repeats a key an earlier item of the batch carries.
   const leaders = new Map<string, AcceptItem>();
@@ -118,13 +123,16 @@ export async function commitAccepts(
   try {
     const rows = await db.rows<{ id: string }>(
       SQL.batch,
-      [JSON.stringify(writers.map(batchRecord))],
-      'sluice_accept_batch',
+      [JSON.stringify(writers.map(batchRecord)), wakeChannel],
+      'sluice_accept_batch_notify',
     );
     inserted = new Set(rows.map((row) => row.id));
   } catch (error) {
-    if (isSluiceError(error) && error.code === 'ERR_CONFLICT') return acceptOneByOne(db, items);
-    throw error;
+    if (!isSluiceError(error) || error.code !== 'ERR_CONFLICT') throw error;
+    const outcomes = await acceptOneByOne(db, items);
+    // Rare (a duplicate message id): the single statements carry no notify.
+    await db.query("SELECT pg_notify($1, '')", [wakeChannel]);
+    return outcomes;
   }
   const stored = await storedKeys(db, writers, inserted);
   return items.map((item): ItemOutcome<AcceptResult> => {

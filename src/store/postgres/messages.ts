@@ -149,8 +149,12 @@ function settlementRow(s: Settlement, ord: number): Record<string, unknown> {
 export class PgMessageStore implements MessageStore {
   private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
 
-  constructor(private readonly db: PgDatabase) {
-    this.accepts = new GroupCommit({ commit: (items) => commitAccepts(db, items) });
+  /** `wakeChannel`: the NOTIFY channel each accept batch signals (see accept.ts). */
+  constructor(
+    private readonly db: PgDatabase,
+    wakeChannel: string,
+  ) {
+    this.accepts = new GroupCommit({ commit: (items) => commitAccepts(db, items, wakeChannel) });
   }
 
   accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {

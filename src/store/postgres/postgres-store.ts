@@ -24,6 +24,7 @@ import { PgSegmentStore } from './segments.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
+import { PgNotifier, pgChannelName } from './pg-notifier.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgDatabase } from './pg-database.js';
 import { PgSuppressionStore } from './suppressions.js';
@@ -82,7 +83,17 @@ export function openPostgresStore(
   // unhandled, that would crash the process. The next query gets a fresh
   // connection or a mapped ERR_STORE_UNAVAILABLE, so there is nothing to do here.
   pool.on('error', () => undefined);
-  return new PostgresStore(pool, options.schema);
+  // The LISTEN connection: like a pooled one, but kept open by TCP
+  // keep-alive so that a silently dead server is noticed and reconnected.
+  const newClient = () =>
+    new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+      application_name: 'sluice-listen',
+      keepAlive: true,
+      types: typeParsers,
+    });
+  return new PostgresStore(pool, options.schema, newClient);
 }
 
 export class PostgresStore implements Store {
@@ -101,19 +112,22 @@ export class PostgresStore implements Store {
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
+  readonly wakeups: PgNotifier;
   private readonly db: PgDatabase;
   private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly schema?: string,
+    private readonly schema: string | undefined,
+    newClient: () => pg.Client,
   ) {
     this.db = new PgDatabase(pool);
+    this.wakeups = new PgNotifier({ db: this.db, newClient, ...(schema ? { schema } : {}) });
     this.apiKeys = new PgApiKeyStore(this.db);
     this.contacts = new PgContactStore(this.db);
     this.lists = new PgListStore(this.db);
     this.templates = new PgTemplateStore(this.db);
-    this.messages = new PgMessageStore(this.db);
+    this.messages = new PgMessageStore(this.db, pgChannelName('outbox', schema));
     this.suppressions = new PgSuppressionStore(this.db);
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
@@ -161,7 +175,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.messages.close(), this.events.close()]);
+    await Promise.all([this.messages.close(), this.events.close(), this.wakeups.close()]);
     await this.pool.end();
   }
 }

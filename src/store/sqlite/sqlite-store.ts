@@ -17,6 +17,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { noWakeups } from '../../core/ports/wakeups.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteContactStore } from './contacts.js';
@@ -84,6 +85,8 @@ export class SqliteStore implements Store {
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
+  /** One process: the in-process wake after an accept is all there is. */
+  readonly wakeups = noWakeups;
   private readonly cache: StatementCache;
 
   constructor(
