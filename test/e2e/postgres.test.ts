@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../helpers/postgres.js';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
 import { relayAt, startTestSluice, waitFor, type TestSluice } from '../helpers/sluice.js';
 
@@ -17,26 +17,14 @@ describe(
   'Sluice on PostgreSQL end to end',
   { skip: baseUrl ? false : 'SLUICE_TEST_DATABASE_URL is not set' },
   () => {
-    const database = `sluice_e2e_${process.pid}_${Date.now()}`;
     let databaseUrl = '';
+    let throwaway: ThrowawayDatabase | undefined;
     let relay: ScriptedRelay;
     let t: TestSluice | undefined;
 
-    async function admin(sql: string): Promise<void> {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    }
-
     before(async () => {
-      await admin(`CREATE DATABASE ${database}`);
-      const url = new URL(baseUrl ?? '');
-      url.pathname = `/${database}`;
-      databaseUrl = url.toString();
+      throwaway = await createThrowawayDatabase(baseUrl ?? '', 'sluice_e2e');
+      databaseUrl = throwaway.url;
       relay = await startScriptedRelay({
         behaviour: (rcpt, attemptNo) => {
           if (rcpt.startsWith('later'))
@@ -49,7 +37,7 @@ describe(
     after(async () => {
       await t?.close();
       await relay.close();
-      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await throwaway?.drop();
     });
 
     const config = () => ({

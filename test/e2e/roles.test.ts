@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../helpers/postgres.js';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
 import { relayAt, startTestSluice, waitFor, type TestSluice } from '../helpers/sluice.js';
 
@@ -17,34 +17,22 @@ describe(
   'node roles on PostgreSQL: an api node and a worker node woken by NOTIFY',
   { skip: baseUrl ? false : 'SLUICE_TEST_DATABASE_URL is not set' },
   () => {
-    const database = `sluice_roles_${process.pid}_${Date.now()}`;
     let databaseUrl = '';
+    let throwaway: ThrowawayDatabase | undefined;
     let relay: ScriptedRelay;
     let apiNode: TestSluice | undefined;
     let workerNode: TestSluice | undefined;
 
-    async function admin(sql: string): Promise<void> {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        await client.query(sql);
-      } finally {
-        await client.end();
-      }
-    }
-
     before(async () => {
-      await admin(`CREATE DATABASE ${database}`);
-      const url = new URL(baseUrl ?? '');
-      url.pathname = `/${database}`;
-      databaseUrl = url.toString();
+      throwaway = await createThrowawayDatabase(baseUrl ?? '', 'sluice_roles');
+      databaseUrl = throwaway.url;
       relay = await startScriptedRelay();
     });
     after(async () => {
       await apiNode?.close();
       await workerNode?.close();
       await relay.close();
-      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await throwaway?.drop();
     });
 
     const config = (role: 'api' | 'worker') => ({
