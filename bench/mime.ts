@@ -5,7 +5,7 @@
  * ~2 KB ASCII) and a multipart/alternative one with non-ASCII names,
  * subject and bodies.
  */
-import MailComposer from 'nodemailer/lib/mail-composer';
+import { composeWithMailComposer } from '../src/render/compose.js';
 import { buildLeanMime, type MimeInput } from '../src/render/mime-builder.js';
 import { line } from './support.js';
 
@@ -35,29 +35,6 @@ export const MIME_SHAPES: Record<string, MimeInput> = {
     ),
   },
 };
-
-export function composeWithMailComposer(input: MimeInput): Promise<Buffer> {
-  const mailbox = (m: { email: string; name?: string }) => ({
-    address: m.email,
-    name: m.name ?? '',
-  });
-  return new MailComposer({
-    from: mailbox(input.from),
-    to: mailbox(input.to),
-    ...(input.replyTo ? { replyTo: mailbox(input.replyTo) } : {}),
-    subject: input.subject,
-    messageId: `<${input.messageId}>`,
-    date: input.date,
-    headers: Object.fromEntries(input.headers),
-    ...(input.text !== undefined ? { text: input.text } : {}),
-    ...(input.html !== undefined ? { html: input.html } : {}),
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    newline: 'win',
-  })
-    .compile()
-    .build();
-}
 
 async function rate(count: number, build: () => unknown): Promise<number> {
   const started = process.hrtime.bigint();

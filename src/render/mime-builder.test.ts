@@ -7,31 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import { composeWithMailComposer } from './compose.js';
 import { buildLeanMime, type MimeInput } from './mime-builder.js';
-
-function mailComposer(input: MimeInput): Promise<Buffer> {
-  const mailbox = (m: { email: string; name?: string }) => ({
-    address: m.email,
-    name: m.name ?? '',
-  });
-  return new MailComposer({
-    from: mailbox(input.from),
-    to: mailbox(input.to),
-    ...(input.replyTo ? { replyTo: mailbox(input.replyTo) } : {}),
-    subject: input.subject,
-    messageId: `<${input.messageId}>`,
-    date: input.date,
-    headers: Object.fromEntries(input.headers),
-    ...(input.text !== undefined ? { text: input.text } : {}),
-    ...(input.html !== undefined ? { html: input.html } : {}),
-    disableFileAccess: true,
-    disableUrlAccess: true,
-    newline: 'win',
-  })
-    .compile()
-    .build();
-}
 
 function addresses(field: AddressObject | AddressObject[] | undefined) {
   const list = Array.isArray(field) ? field : field ? [field] : [];
@@ -148,7 +125,7 @@ describe('lean MIME builder', () => {
       assert.ok(lean, 'the common shape is handled');
       const [ours, theirs] = await Promise.all([
         simpleParser(lean),
-        simpleParser(await mailComposer(input)),
+        simpleParser(await composeWithMailComposer(input)),
       ]);
       assert.deepEqual(essentials(ours), essentials(theirs));
       for (const lineText of lean.toString('latin1').split('\r\n')) {
