@@ -20,6 +20,7 @@ import { outboxContract } from './outbox-contract.js';
 import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
+import { webhooksContract } from './webhooks-contract.js';
 
 export type { MakeStore, StoreHandle } from './fixtures.js';
 
@@ -80,5 +81,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    webhooksContract(makeStore);
   });
 }
