@@ -292,6 +292,27 @@ describe('webhook dispatcher', () => {
     }
   });
 
+  it('sends again what a node that died mid-request had leased, once its lease runs out', async () => {
+    const { ids } = await endpointWithEvent(receiver.url());
+    // A node claims the row and dies before recording anything.
+    const lost = await store.webhooks.claim({
+      endpointId: 'wh_test',
+      limit: 10,
+      leaseMs: 2000 + 30_000,
+      owner: 'node-dead',
+      now: clock.now(),
+    });
+    assert.equal(lost.length, 1);
+    const d = dispatcher();
+    assert.equal(await d.round(), 0, 'leased to the dead node');
+    clock.advance(32_000);
+    assert.equal(await d.round(), 1);
+    await d.settled();
+    const [row] = await log();
+    assert.equal(row?.status, 'delivered');
+    assert.equal(receiver.received[0]?.headers['sluice-event-id'], ids[0]);
+  });
+
   it('runs by itself: started, it sends due events and stops cleanly', async () => {
     await endpointWithEvent(receiver.url(), 2);
     const d = dispatcher({ pollIntervalMs: 20 });
