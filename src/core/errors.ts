@@ -112,6 +112,11 @@ export const ERROR_CATALOG = {
     kind: 'not-found',
     description: 'The built-in capture relay is not running in this configuration.',
   },
+  ERR_COMPLAINT_REPORT: {
+    kind: 'invalid',
+    description:
+      'The body is not an ARF feedback report (RFC 5965) Sluice can use: no `message/feedback-report` part, or neither a recipient nor a Sluice message id in it.',
+  },
   ERR_WEBHOOK_URL: {
     kind: 'invalid',
     description:

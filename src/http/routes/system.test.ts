@@ -60,6 +60,7 @@ const OPERATIONS = [
   'GET /v1/webhooks/{id}/deliveries',
   'POST /v1/webhooks/{id}/test',
   'POST /v1/complaints',
+  'POST /v1/complaints/arf',
 ];
 
 interface Operation {

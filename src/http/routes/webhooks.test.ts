@@ -240,4 +240,68 @@ describe('complaints', () => {
     const suppression = await t.api('GET', '/v1/suppressions/x@example.com');
     assert.equal(suppression.status, 404);
   });
+
+  it('reads an ARF feedback report: recipient from the report, message from its Message-ID', async () => {
+    const accepted = await t.api<{ id: string }>('POST', '/v1/messages', {
+      from: 'app@example.com',
+      to: 'fbl-user@example.com',
+      subject: 'Hi',
+      text: 'Hello',
+    });
+    assert.equal(accepted.status, 202, accepted.text);
+    const report = (rcpt: string | undefined, messageId: string) =>
+      [
+        'From: <fbl@provider.example>',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b1"',
+        '',
+        '--b1',
+        'Content-Type: text/plain',
+        '',
+        'An abuse report.',
+        '--b1',
+        'Content-Type: message/feedback-report',
+        '',
+        'Feedback-Type: abuse',
+        'Version: 1',
+        ...(rcpt ? [`Original-Rcpt-To: ${rcpt}`] : []),
+        '',
+        '--b1',
+        'Content-Type: text/rfc822-headers',
+        '',
+        `Message-ID: <${messageId}.0a1b2c3d@example.com>`,
+        'Subject: Hi',
+        '',
+        '--b1--',
+        '',
+      ].join('\r\n');
+    const post = (body: string) =>
+      t.api<{ email: string; contactId: string | null; eventId: string }>(
+        'POST',
+        '/v1/complaints/arf',
+        body,
+        { 'content-type': 'message/rfc822' },
+      );
+    // Redacted recipient: taken from the message the Message-ID names.
+    const redacted = await post(report(undefined, accepted.body.id));
+    assert.equal(redacted.status, 200, redacted.text);
+    assert.equal(redacted.body.email, 'fbl-user@example.com');
+    const suppression = await t.api<{ reason: string; sourceMessageId: string }>(
+      'GET',
+      '/v1/suppressions/fbl-user@example.com',
+    );
+    assert.equal(suppression.body.reason, 'complaint');
+    assert.equal(suppression.body.sourceMessageId, accepted.body.id);
+    // Named recipient, unknown message: recorded without a message id.
+    const named = await post(report('rfc822; other@example.com', 'msg_ffff'));
+    assert.equal(named.status, 200, named.text);
+    assert.equal(named.body.email, 'other@example.com');
+    // Neither: 400 naming the body; not a report at all: the same.
+    for (const body of [report(undefined, 'msg_ffff'), 'Subject: hi\r\n\r\nnot a report']) {
+      const refused = await post(body);
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(errorOf(refused).code, 'ERR_COMPLAINT_REPORT');
+      assert.equal(errorOf(refused).field, 'body');
+    }
+  });
 });
