@@ -2,6 +2,7 @@ import type {
   Contact,
   ContactStore,
   ContactUpsert,
+  Durability,
   Page,
   PageQuery,
 } from '../../core/ports/store.js';
@@ -69,7 +70,7 @@ export class SqliteContactStore implements ContactStore {
    */
   upsertMany(
     rows: ContactUpsert[],
-    options: { listId?: string } = {},
+    options: { listId?: string; durability?: Durability } = {},
   ): Promise<{ created: number; updated: number }> {
     const { listId } = options;
     const run = this.cache.db.transaction(() => {
@@ -108,7 +109,20 @@ export class SqliteContactStore implements ContactStore {
       }
       return { created, updated };
     });
-    return promised(() => run.immediate());
+    if (options.durability !== 'deferred') return promised(() => run.immediate());
+    // synchronous=NORMAL for this one transaction: its WAL frames are
+    // written but not fsynced; the next FULL commit's fsync of the WAL
+    // covers them. Set and reset in one synchronous call, so no other
+    // transaction of this connection runs in between.
+    const db = this.cache.db;
+    return promised(() => {
+      db.pragma('synchronous = NORMAL');
+      try {
+        return run.immediate();
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   get(id: string): Promise<Contact | undefined> {
