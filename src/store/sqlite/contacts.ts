@@ -10,6 +10,7 @@ import { combineUpserts, mergeAttributes } from '../attributes.js';
 import { notFoundError } from '../store-errors.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { contactFromRow, decodeJsonText, type ContactRow } from '../rows.js';
+import { runDeferred } from './deferred-commit.js';
 import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -110,19 +111,7 @@ export class SqliteContactStore implements ContactStore {
       return { created, updated };
     });
     if (options.durability !== 'deferred') return promised(() => run.immediate());
-    // synchronous=NORMAL for this one transaction: its WAL frames are
-    // written but not fsynced; the next FULL commit's fsync of the WAL
-    // covers them. Set and reset in one synchronous call, so no other
-    // transaction of this connection runs in between.
-    const db = this.cache.db;
-    return promised(() => {
-      db.pragma('synchronous = NORMAL');
-      try {
-        return run.immediate();
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
-    });
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   get(id: string): Promise<Contact | undefined> {

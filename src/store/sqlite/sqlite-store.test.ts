@@ -53,6 +53,8 @@ describe('sqlite deferred commits', () => {
       const row = { id: 'ct_1', email: 'a@x.test', at: 1 };
       await store.contacts.upsertMany([row], { durability: 'deferred' });
       assert.equal(store.settings().synchronous, 'full');
+      await store.messages.claim({ limit: 10, leaseMs: 1000, owner: 'n1', now: 1 });
+      assert.equal(store.settings().synchronous, 'full');
       await assert.rejects(
         store.contacts.upsertMany([row], { durability: 'deferred', listId: 'lst_nope' }),
       );
