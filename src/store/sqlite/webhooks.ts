@@ -32,6 +32,7 @@ import {
   type WebhookDeliveryRow,
   type WebhookEndpointRow,
 } from '../webhook-rows.js';
+import { runDeferred } from './deferred-commit.js';
 import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -237,7 +238,8 @@ export class SqliteWebhookStore implements WebhookStore {
         );
       });
     });
-    return promised(() => run.immediate());
+    // Deferred (deferred-commit.ts): a claim lost to a power cut leaves the row due again.
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   complete(results: WebhookAttemptResult[]): Promise<number> {
@@ -261,7 +263,9 @@ export class SqliteWebhookStore implements WebhookStore {
       }
       return applied;
     });
-    return promised(() => run.immediate());
+    // Deferred: a result lost to a power cut only means the request is made again
+    // (at least once); one fsync per webhook request would stall the event loop.
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   nextDueAt(): Promise<number | undefined> {
