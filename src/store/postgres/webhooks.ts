@@ -60,9 +60,11 @@ export const WEBHOOK_SQL = {
     WHERE id = $4 ${RETURN_ENDPOINT}`,
   pageDeliveries: `SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id < $2
     ORDER BY event_id DESC LIMIT $3`,
-  dueEndpoints: `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d
-    JOIN webhook_endpoints e ON e.id = d.endpoint_id
-    WHERE d.${LIVE} AND d.next_attempt_at <= $1 AND e.enabled LIMIT $2`,
+  // Per endpoint, one probe of the (endpoint_id, next_attempt_at) index.
+  dueEndpoints: `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+    WHERE e.enabled AND EXISTS (SELECT 1 FROM webhook_deliveries d
+      WHERE d.endpoint_id = e.id AND d.${LIVE} AND d.next_attempt_at <= $1)
+    LIMIT $2`,
   claim: `WITH picked AS (
       SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d
       WHERE d.endpoint_id = $1 AND d.${LIVE} AND d.next_attempt_at <= $2

@@ -65,9 +65,12 @@ export const WEBHOOK_SQL = {
     WHERE id = ? RETURNING *`,
   pageDeliveries: `SELECT * FROM webhook_deliveries WHERE endpoint_id = ? AND event_id < ?
     ORDER BY event_id DESC LIMIT ?`,
-  dueEndpoints: `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d
-    JOIN webhook_endpoints e ON e.id = d.endpoint_id
-    WHERE d.${LIVE} AND d.next_attempt_at <= ? AND e.enabled = 1 LIMIT ?`,
+  // Per endpoint, one probe of the (endpoint_id, next_attempt_at) index: a
+  // long backlog of not-yet-due retries is never scanned.
+  dueEndpoints: `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+    WHERE e.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_deliveries d
+      WHERE d.endpoint_id = e.id AND d.${LIVE} AND d.next_attempt_at <= ?)
+    LIMIT ?`,
   pick: `SELECT d.*, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at
     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
     WHERE d.endpoint_id = ? AND d.${LIVE} AND d.next_attempt_at <= ? AND e.enabled = 1
