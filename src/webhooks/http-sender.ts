@@ -93,6 +93,10 @@ export class HttpSender {
         (response) => {
           const status = response.statusCode ?? 0;
           response.on('error', () => undefined);
+          // 'end' comes first when the answer is whole; a connection cut mid-answer only closes.
+          response.on('close', () =>
+            finish({ kind: 'network', error: 'the connection closed before the answer ended' }),
+          );
           response.resume();
           response.on('end', () => {
             if (status >= 200 && status < 300) finish({ kind: 'ok', status });
