@@ -214,7 +214,10 @@ describe('outgoing webhooks', () => {
   });
 
   it('refuses the loopback URL without webhooks.allowPrivateNetworks', async () => {
-    const strict = await startTestSluice({ delivery: { enabled: false } });
+    const strict = await startTestSluice({
+      delivery: { enabled: false },
+      sink: { port: 0 },
+    });
     try {
       const response = await strict.api<{
         error: { code: string; field: string; message: string };
