@@ -602,7 +602,10 @@ export const ConfigSchema = Type.Object(
           description:
             'Reject a message (422) whose template uses a variable that neither the message variables nor the contact provide.',
         }),
-        renderTimeout: Duration('100ms', 'Longest time one template may take to render.'),
+        renderTimeout: Duration(
+          '1s',
+          'Longest time one template may take to render (wall clock: a runaway template is stopped; memory and size have their own limits). Normal templates take well under a millisecond; the margin keeps a loaded machine (GC pauses, a busy CPU) from failing good mail.',
+        ),
       },
       { additionalProperties: false, default: {}, description: 'Liquid templates.' },
     ),
