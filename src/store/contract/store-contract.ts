@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
+import { campaignsContract } from './campaigns-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { engagementContract } from './engagement-contract.js';
@@ -80,5 +81,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    campaignsContract(makeStore);
   });
 }

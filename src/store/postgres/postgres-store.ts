@@ -18,6 +18,7 @@ import pg from 'pg';
 import { SluiceError } from '../../core/errors.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { PgApiKeyStore } from './api-keys.js';
+import { PgCampaignStore } from './campaigns.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
@@ -112,6 +113,7 @@ export class PostgresStore implements Store {
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
+  readonly campaigns: PgCampaignStore;
   readonly wakeups: PgNotifier;
   private readonly db: PgDatabase;
   private closed = false;
@@ -132,6 +134,7 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.campaigns = new PgCampaignStore(this.db);
   }
 
   /**

@@ -183,4 +183,43 @@ CREATE INDEX engagement_message ON engagement (message_id, at, id);
 CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
+  {
+    // Campaigns (docs/campaigns.md). The definition (sender, content,
+    // audience, variants, test) is one JSON document, read whole; the columns
+    // are what queries filter on: status and send_at (the scheduler),
+    // phase and the lease (the fan-out), the fan-out cursor (progress).
+    // Messages of a campaign carry its id and their variant; the UNIQUE
+    // (campaign_id, to_email) makes fan-out idempotent: a batch written again
+    // after a restart, or a contact reached through two lists, adds nothing
+    // (NULLs never collide, so other messages are not constrained). It is
+    // also the index of the per-campaign statistics.
+    id: '0006_campaigns',
+    sql: `
+CREATE TABLE campaigns (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('draft', 'scheduled', 'sending', 'sent', 'paused', 'cancelled')),
+  definition TEXT NOT NULL,
+  send_at INTEGER,
+  phase TEXT NOT NULL DEFAULT 'pending',
+  progress TEXT NOT NULL,
+  winner INTEGER,
+  pause TEXT,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  started_at INTEGER,
+  test_ends_at INTEGER,
+  fanned_out_at INTEGER,
+  completed_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX campaigns_status ON campaigns (status, send_at);
+
+ALTER TABLE messages ADD COLUMN campaign_id TEXT;
+ALTER TABLE messages ADD COLUMN variant INTEGER;
+CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email);
+`,
+  },
 ];

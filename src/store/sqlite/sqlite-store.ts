@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { noWakeups } from '../../core/ports/wakeups.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
+import { SqliteCampaignStore } from './campaigns.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
@@ -85,6 +86,7 @@ export class SqliteStore implements Store {
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
+  readonly campaigns: SqliteCampaignStore;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
   private readonly cache: StatementCache;
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.campaigns = new SqliteCampaignStore(this.cache);
   }
 
   /**
