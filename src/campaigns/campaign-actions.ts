@@ -57,8 +57,11 @@ export function transitionFor(
         pause: options.pause ?? { by: 'user', reason: 'paused through the API', at },
         messages: 'hold',
       };
-    case 'resume':
-      return { from, to: resumeTarget(campaign), at, pause: null, messages: 'release' };
+    case 'resume': {
+      // A guard pause is kept, marked resumed: the guard rails leave the campaign alone now.
+      const pause = campaign.pause?.by === 'guard' ? { ...campaign.pause, resumedAt: at } : null;
+      return { from, to: resumeTarget(campaign), at, pause, messages: 'release' };
+    }
     case 'cancel':
       return { from, to: 'cancelled', at, messages: 'cancel' };
   }

@@ -55,6 +55,8 @@ export interface FanOutDeps {
   nodeId: string;
   /** Called after each committed batch (wakes the delivery worker). */
   onBatch?: () => void;
+  /** True once the node is shutting down: the fan-out stops after its current batch. */
+  stopping?: () => boolean;
 }
 
 export type FanOutResult =
@@ -155,6 +157,8 @@ export async function runFanOut(campaign: Campaign, deps: FanOutDeps): Promise<F
       leaseUntil: now + leaseMs,
     });
     if (!saved) return 'stopped';
+    // Shutting down: the saved cursor is where this node (or another) resumes.
+    if (deps.stopping?.()) return 'stopped';
   }
 }
 

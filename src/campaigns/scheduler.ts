@@ -14,7 +14,7 @@
  *
  * Time comes from the injected Clock; `tick()` runs one round, for tests.
  */
-import type { Campaign } from '../core/campaign.js';
+import { guarded, type Campaign } from '../core/campaign.js';
 import type { FanOutDeps, FanOutResult } from './fan-out.js';
 import { campaignsConfig, fanOutNext } from './fan-out.js';
 import { applyAction } from './campaign-actions.js';
@@ -39,7 +39,11 @@ export class CampaignScheduler {
   private woken = false;
   private readonly lastUpkeep = new Map<string, number>();
 
-  constructor(private readonly deps: FanOutDeps) {}
+  private readonly deps: FanOutDeps;
+
+  constructor(deps: FanOutDeps) {
+    this.deps = { ...deps, stopping: () => this.stopping || (deps.stopping?.() ?? false) };
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -117,7 +121,7 @@ export class CampaignScheduler {
     const now = clock.now();
     if (campaign.status === 'cancelled') await store.campaigns.sweepCancelled(campaign.id, now);
     if (campaign.status === 'paused') await store.campaigns.sweepPaused(campaign.id, now);
-    if (campaign.status === 'sending' || campaign.status === 'sent') {
+    if ((campaign.status === 'sending' || campaign.status === 'sent') && guarded(campaign)) {
       const stats = await loadStats(store, campaign);
       const { guard } = campaignsConfig(config);
       const complaints =

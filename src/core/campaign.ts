@@ -106,6 +106,12 @@ export interface CampaignPause {
   by: 'user' | 'guard';
   reason: string;
   at: number;
+  /**
+   * Set when a user resumed a campaign the guard rails paused: the pause is
+   * kept as a record, and the guard rails leave the campaign alone from then
+   * on (the user looked at the numbers and chose to go on).
+   */
+  resumedAt?: number;
 }
 
 /** The fan-out's durable cursor, saved on the campaign row after each batch. */
@@ -169,6 +175,11 @@ export function canDo(action: CampaignAction, campaign: Campaign): boolean {
     return campaign.completedAt === undefined;
   }
   return true;
+}
+
+/** A campaign the guard rails may pause: not one a user resumed after a guard pause. */
+export function guarded(campaign: Campaign): boolean {
+  return campaign.pause?.by !== 'guard';
 }
 
 /** Where resume goes: back to the state the campaign was paused in. */

@@ -11,7 +11,7 @@ interface CampaignBody {
   id: string;
   status: string;
   phase: string;
-  pause?: { by: string; reason: string };
+  pause?: { by: string; reason: string; resumedAt?: string };
   winner?: { index: number; name: string };
   stats?: {
     targeted: number;
@@ -378,5 +378,14 @@ describe('campaigns', () => {
     assert.deepEqual(paused.stats?.bouncedByCategory, { 'bad-mailbox': 3, unknown: 3 });
     const held = await t.store.messages.get(claimed[6]?.id ?? '');
     assert.equal(held?.dueAt, CAMPAIGN_HOLD);
+
+    // The user looked and goes on: the guard rails leave the campaign alone from now on.
+    const resumed = await t.api<CampaignBody>('POST', `/v1/campaigns/${id}/resume`);
+    assert.equal(resumed.body.status, 'sent');
+    assert.equal(resumed.body.pause?.by, 'guard');
+    assert.ok(resumed.body.pause?.resumedAt);
+    t.clock.advance(UPKEEP_INTERVAL_MS);
+    await round();
+    assert.equal((await get(id)).status, 'sent', 'not paused again');
   });
 });

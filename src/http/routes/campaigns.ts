@@ -206,9 +206,10 @@ const CampaignView = Type.Object({
   completedAt: Type.Optional(IsoTime),
   pause: Type.Optional(
     Type.Object(
-      { by: Type.String(), reason: Type.String(), at: IsoTime },
+      { by: Type.String(), reason: Type.String(), at: IsoTime, resumedAt: Type.Optional(IsoTime) },
       {
-        description: 'Why the campaign is paused: by the user, or by the guard rails.',
+        description:
+          'Why the campaign is (or was) paused: by the user, or by the guard rails. `resumedAt`: a user resumed it after a guard pause, and the guard rails leave it alone since.',
       },
     ),
   ),
@@ -266,7 +267,14 @@ export function campaignView(campaign: Campaign, stats?: CampaignStats): Campaig
   if (campaign.testEndsAt !== undefined) view.testEndsAt = iso(campaign.testEndsAt);
   if (campaign.fannedOutAt !== undefined) view.fannedOutAt = iso(campaign.fannedOutAt);
   if (campaign.completedAt !== undefined) view.completedAt = iso(campaign.completedAt);
-  if (campaign.pause) view.pause = { ...campaign.pause, at: iso(campaign.pause.at) };
+  if (campaign.pause) {
+    const { resumedAt, ...pause } = campaign.pause;
+    view.pause = {
+      ...pause,
+      at: iso(pause.at),
+      ...(resumedAt !== undefined ? { resumedAt: iso(resumedAt) } : {}),
+    };
+  }
   if (campaign.winner !== undefined) {
     view.winner = {
       index: campaign.winner,
