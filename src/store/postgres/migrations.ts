@@ -236,7 +236,8 @@ CREATE INDEX campaigns_status ON campaigns (status, send_at);
 
 ALTER TABLE messages ADD COLUMN campaign_id text COLLATE "C";
 ALTER TABLE messages ADD COLUMN variant integer;
-CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email);
+CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email)
+  WHERE campaign_id IS NOT NULL;
 `,
   },
 ];

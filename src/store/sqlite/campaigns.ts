@@ -68,6 +68,12 @@ const SQL = {
     WHERE id = ? AND completed_at IS NULL AND status IN ('sent', 'cancelled')
       AND NOT EXISTS (SELECT 1 FROM messages
         WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending'))`,
+  unsettled: `SELECT 1 FROM messages
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
+  holdable: `SELECT 1 FROM messages
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD} LIMIT 1`,
+  cancellable: `SELECT 1 FROM messages WHERE campaign_id = ?
+    AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?)) LIMIT 1`,
   hold: `UPDATE messages SET due_at = ${CAMPAIGN_HOLD}, updated_at = ?
     WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD}`,
   release: `UPDATE messages SET due_at = ?, updated_at = ?
@@ -284,16 +290,26 @@ export class SqliteCampaignStore implements CampaignStore {
     );
   }
 
+  // The upkeep below runs every few seconds per campaign: each reads first
+  // and writes only when there is something to change (see claimFanOut).
+
   completeIfSettled(id: string, at: number): Promise<boolean> {
-    return promised(() => this.cache.get(SQL.completeIfSettled).run(at, id, id).changes > 0);
+    return promised(() => {
+      if (this.cache.get(SQL.unsettled).get(id)) return false;
+      return this.cache.get(SQL.completeIfSettled).run(at, id, id).changes > 0;
+    });
   }
 
   sweepCancelled(id: string, now: number): Promise<number> {
-    return promised(() => this.applyToMessages(id, 'cancel', now));
+    return promised(() =>
+      this.cache.get(SQL.cancellable).get(id, now) ? this.applyToMessages(id, 'cancel', now) : 0,
+    );
   }
 
   sweepPaused(id: string, at: number): Promise<number> {
-    return promised(() => this.cache.get(SQL.hold).run(at, id).changes);
+    return promised(() =>
+      this.cache.get(SQL.holdable).get(id) ? this.cache.get(SQL.hold).run(at, id).changes : 0,
+    );
   }
 
   messageCounts(id: string): Promise<CampaignMessageCount[]> {

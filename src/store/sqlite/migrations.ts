@@ -191,8 +191,8 @@ CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
     // Messages of a campaign carry its id and their variant; the UNIQUE
     // (campaign_id, to_email) makes fan-out idempotent: a batch written again
     // after a restart, or a contact reached through two lists, adds nothing
-    // (NULLs never collide, so other messages are not constrained). It is
-    // also the index of the per-campaign statistics.
+    // (partial: other messages neither collide nor pay for the index on
+    // accept). It is also the index of the per-campaign statistics.
     id: '0006_campaigns',
     sql: `
 CREATE TABLE campaigns (
@@ -219,7 +219,8 @@ CREATE INDEX campaigns_status ON campaigns (status, send_at);
 
 ALTER TABLE messages ADD COLUMN campaign_id TEXT;
 ALTER TABLE messages ADD COLUMN variant INTEGER;
-CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email);
+CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email)
+  WHERE campaign_id IS NOT NULL;
 `,
   },
 ];
