@@ -365,6 +365,12 @@ function resolveConfig(
       },
       retentionMs: parseDuration(input.webhooks.retention),
     },
+    campaigns: {
+      batchSize: input.campaigns.batchSize,
+      pollIntervalMs: parseDuration(input.campaigns.pollInterval),
+      leaseMs: parseDuration(input.campaigns.lease),
+      guard: { ...input.campaigns.guard },
+    },
     source,
   };
 }

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
+import { campaignsContract } from './campaigns-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { engagementContract } from './engagement-contract.js';
@@ -82,5 +83,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     segmentsContract(makeStore);
     engagementContract(makeStore);
     webhooksContract(makeStore);
+    campaignsContract(makeStore);
   });
 }

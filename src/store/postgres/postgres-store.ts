@@ -18,6 +18,7 @@ import pg from 'pg';
 import { SluiceError } from '../../core/errors.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { PgApiKeyStore } from './api-keys.js';
+import { PgCampaignStore } from './campaigns.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
@@ -114,6 +115,7 @@ export class PostgresStore implements Store {
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
+  readonly campaigns: PgCampaignStore;
   readonly wakeups: PgNotifier;
   readonly webhooks: PgWebhookStore;
   readonly complaints: PgComplaintStore;
@@ -138,6 +140,7 @@ export class PostgresStore implements Store {
     this.engagement = new PgEngagementStore(this.db);
     this.webhooks = new PgWebhookStore(this.db);
     this.complaints = new PgComplaintStore(this.db);
+    this.campaigns = new PgCampaignStore(this.db);
   }
 
   /**
