@@ -239,4 +239,12 @@ ALTER TABLE messages ADD COLUMN variant integer;
 CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email);
 `,
   },
+  {
+    // Segment engagement conditions: as on SQLite (see its comment), the
+    // rows with no contact, by address, for the per-contact count.
+    id: '0011_segment_engagement',
+    sql: `
+CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
+`,
+  },
 ];
