@@ -90,7 +90,7 @@ function sqliteDialect(values: unknown[]): SegmentDialect {
       since: number,
       atLeast: number,
     ): string {
-      // Placeholders in text order: each count's owner, kind, since, campaign; then atLeast.
+      // Placeholders in text order: each count's kind, since (and campaign); then atLeast.
       const count = (owner: string): string =>
         campaign === undefined
           ? `(SELECT count(*) FROM engagement e
