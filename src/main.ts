@@ -19,6 +19,7 @@ import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
 import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
+import { CampaignScheduler } from './campaigns/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -133,6 +134,25 @@ export async function startSluice(
       }
     }
 
+    // Campaign scheduling and fan-out run where delivery may run (all and
+    // worker nodes); several nodes share the work through the store's leases.
+    const scheduler =
+      role !== 'api'
+        ? new CampaignScheduler({
+            store,
+            clock,
+            config,
+            events,
+            logger,
+            nodeId,
+            onBatch: () => worker?.wake('local'),
+          })
+        : undefined;
+    if (scheduler) {
+      scheduler.start();
+      cleanups.push(() => scheduler.stop());
+    }
+
     let stopping = false;
     const app: FastifyInstance = await buildApp({
       store,
@@ -144,6 +164,7 @@ export async function startSluice(
       metrics,
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
+      onCampaignChange: () => scheduler?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
       readiness: async () => {
         const checks: Record<string, string> = {};

@@ -144,6 +144,23 @@ export interface SluiceConfig {
   };
   /** Absent in hand-built configurations (tests): no tracking. */
   tracking?: TrackingConfig;
+  /** Absent in hand-built configurations (tests): the defaults (DEFAULT_CAMPAIGNS_CONFIG). */
+  campaigns?: CampaignsConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }
+
+export interface CampaignsConfig {
+  batchSize: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  guard: { maxBounceRate: number; maxComplaintRate: number; minSample: number };
+}
+
+/** The schema's defaults, for configurations built by hand. */
+export const DEFAULT_CAMPAIGNS_CONFIG: CampaignsConfig = {
+  batchSize: 1000,
+  pollIntervalMs: 1000,
+  leaseMs: 30_000,
+  guard: { maxBounceRate: 0.1, maxComplaintRate: 0.005, minSample: 200 },
+};

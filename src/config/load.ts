@@ -350,6 +350,12 @@ function resolveConfig(
       ...resolveBounceRules(input.bounces.rulesFile, cwd),
     },
     tracking: resolveTracking(input.tracking),
+    campaigns: {
+      batchSize: input.campaigns.batchSize,
+      pollIntervalMs: parseDuration(input.campaigns.pollInterval),
+      leaseMs: parseDuration(input.campaigns.lease),
+      guard: { ...input.campaigns.guard },
+    },
     source,
   };
 }

@@ -709,6 +709,55 @@ export const ConfigSchema = Type.Object(
           'Open and click tracking and one-click unsubscribe for bulk messages (docs/tracking.md).',
       },
     ),
+    campaigns: Type.Object(
+      {
+        batchSize: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 1000,
+          description:
+            'Messages a campaign fan-out writes per transaction; its cursor is saved after each batch, so a restarted fan-out repeats at most one batch (and the repeat creates nothing).',
+        }),
+        pollInterval: Duration(
+          '1s',
+          'How often the campaign scheduler looks for work when nothing woke it (a campaign due, a fan-out another node left, a test window over, guard rails).',
+        ),
+        lease: Duration(
+          '30s',
+          "How long a node owns a campaign's fan-out without renewing it; another node takes the fan-out over from its saved cursor after that.",
+        ),
+        guard: Type.Object(
+          {
+            maxBounceRate: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.1,
+              description:
+                'A campaign pauses itself when more than this share of its finished messages bounced (after `minSample` of them).',
+            }),
+            maxComplaintRate: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.005,
+              description:
+                'A campaign pauses itself when more than this share of its finished messages went to contacts whose status is `complained`.',
+            }),
+            minSample: Type.Integer({
+              minimum: 1,
+              default: 200,
+              description:
+                'Finished messages (delivered or bounced) a campaign needs before the guard rails judge it.',
+            }),
+          },
+          { additionalProperties: false, default: {}, description: 'Guard rails.' },
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Campaigns: scheduling, fan-out and guard rails (docs/campaigns.md).',
+      },
+    ),
     shutdownTimeout: Duration(
       '30s',
       'On SIGTERM/SIGINT, how long to let in-flight sends finish before handing the rest back.',

@@ -180,6 +180,31 @@ export function resumeTarget(campaign: Campaign): CampaignStatus {
 
 // ── A/B ────────────────────────────────────────────────────────────────
 
+/**
+ * The content a variant sends: its template when it names one; else the
+ * campaign's content with the variant's subject, html and text in place of
+ * the campaign's (a variant that changes only the subject keeps the body).
+ */
+export function variantContent(
+  campaign: Pick<Campaign, 'variants' | 'content'>,
+  variant: number,
+): CampaignContent {
+  const own = campaign.variants[variant];
+  if (!own) return campaign.content;
+  if (own.templateId !== undefined) return { templateId: own.templateId };
+  const { subject, html, text } = own;
+  if (subject === undefined && html === undefined && text === undefined) return campaign.content;
+  const base = campaign.content.templateId === undefined ? campaign.content : {};
+  const merged: CampaignContent = {};
+  const s = subject ?? base.subject;
+  const h = html ?? base.html;
+  const t = text ?? base.text;
+  if (s !== undefined) merged.subject = s;
+  if (h !== undefined) merged.html = h;
+  if (t !== undefined) merged.text = t;
+  return merged;
+}
+
 /** How many variants a message may be assigned: at least one (the campaign's own content). */
 export function variantCount(campaign: Pick<Campaign, 'variants'>): number {
   return Math.max(1, campaign.variants.length);

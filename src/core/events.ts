@@ -40,6 +40,17 @@ export interface SluiceEventMap {
   'throttle:deferred': { scope: string; key: string };
   /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
   'throttle:rate': { group: string; factor: number; perSecond?: number };
+  /** A campaign changed state (`by`: the API, the scheduler, the fan-out or the guard rails). */
+  'campaign:status': {
+    id: string;
+    status: string;
+    by: 'api' | 'scheduler' | 'fan-out' | 'guard';
+    reason?: string;
+  };
+  /** A fan-out batch committed: messages created, and active contacts skipped as suppressed. */
+  'campaign:batch': { id: string; created: number; suppressed: number; durationMs: number };
+  /** An A/B test was decided: the winning variant's index. */
+  'campaign:winner': { id: string; variant: number; metric: string };
 }
 
 type Listener<T> = (payload: T) => void;

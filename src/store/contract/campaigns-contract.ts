@@ -8,7 +8,7 @@ import { delivered, MINUTE, newMessage, T0, withStore, type MakeStore } from './
 
 export function newCampaign(overrides: Partial<Campaign> = {}): Campaign {
   return {
-    id: overrides.id ?? `cmp_${newId('message').slice(4)}`,
+    id: overrides.id ?? newId('campaign'),
     name: 'Spring sale',
     status: 'draft',
     from: { email: 'news@example.test', name: 'News' },
