@@ -18,6 +18,7 @@ import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { segmentEngagementContract } from './segment-engagement-contract.js';
 import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
@@ -84,5 +85,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     engagementContract(makeStore);
     webhooksContract(makeStore);
     campaignsContract(makeStore);
+    segmentEngagementContract(makeStore);
   });
 }

@@ -282,4 +282,12 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
   WHERE status IN ('delivered', 'failed');
 `,
   },
+  {
+    // Segment engagement conditions: as on SQLite (see its comment), the
+    // rows with no contact, by address, for the per-contact count.
+    id: '0011_segment_engagement',
+    sql: `
+CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
+`,
+  },
 ];

@@ -270,4 +270,19 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
   WHERE status IN ('delivered', 'failed');
 `,
   },
+  {
+    // Segment engagement conditions (docs/segments.md) count, per contact,
+    // its engagement rows by contact_id (engagement_contact, 0005) and the
+    // rows recorded with no contact for its address: an open of a message
+    // sent before the contact existed, or an address whose local part has
+    // capitals (contacts keep them, engagement rows are lower-cased, so the
+    // tracking lookup by address misses). Without an index on email, that
+    // second count walks every contact-less row of the kind for EVERY
+    // contact of the segment. Partial: rows that have a contact never need
+    // it, so the index costs nothing for them.
+    id: '0011_segment_engagement',
+    sql: `
+CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
+`,
+  },
 ];
