@@ -21,6 +21,7 @@ import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
+import { JourneyRunner } from './realtime/journey-runner.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
@@ -42,6 +43,8 @@ export interface RunningSluice {
   readonly store: Store;
   readonly adminKey: AdminKeyOutcome;
   readonly logger: Logger;
+  /** The journey runner, when journeys run on this node. */
+  readonly journeys?: JourneyRunner;
   stop(): Promise<void>;
 }
 
@@ -133,6 +136,34 @@ export async function startSluice(
       }
     }
 
+    // Journeys run on every node that has them enabled: the hook reacts to
+    // the events this node accepts; timers and the backstop are shared
+    // through leases. Stopped before the worker (registered after it), so
+    // the messages it queues on the way out are still delivered.
+    const journeysConfig = config.journeys;
+    const journeys =
+      journeysConfig?.enabled === true
+        ? new JourneyRunner({
+            store,
+            clock,
+            events,
+            journeys: journeysConfig,
+            delivery: {
+              maxAgeMs: config.delivery.retry.maxAgeMs,
+              ...(config.delivery.messageIdDomain
+                ? { messageIdDomain: config.delivery.messageIdDomain }
+                : {}),
+            },
+            nodeId,
+            logger,
+            onSent: () => worker?.wake('local'),
+          })
+        : undefined;
+    if (journeys) {
+      await journeys.start();
+      cleanups.push(() => journeys.stop());
+    }
+
     let stopping = false;
     const app: FastifyInstance = await buildApp({
       store,
@@ -144,6 +175,7 @@ export async function startSluice(
       metrics,
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
+      ...(journeys ? { onJourneysChanged: () => journeys.journeysChanged() } : {}),
       routes: role === 'worker' ? 'system' : 'all',
       readiness: async () => {
         const checks: Record<string, string> = {};
@@ -177,6 +209,7 @@ export async function startSluice(
       store,
       adminKey,
       logger,
+      ...(journeys ? { journeys } : {}),
       stop() {
         stopping = true;
         stopped ??= cleanUp().then(() => logger.info('sluice stopped'));

@@ -93,6 +93,19 @@ export interface TrackingConfig {
   unsubscribeMailto?: string;
 }
 
+export interface JourneysConfig {
+  enabled: boolean;
+  pollIntervalMs: number;
+  leaseMs: number;
+  claimBatch: number;
+  backstopDelayMs: number;
+  backstopIntervalMs: number;
+  refreshIntervalMs: number;
+  frequencyCaps: { messages: number; perMs: number }[];
+  quietHours?: { start: string; end: string };
+  defaultTimeZone: string;
+}
+
 export interface SluiceConfig {
   http: { host: string; port: number; bodyLimit: number; importLimit: number; publicUrl?: string };
   database: { url: string; poolSize: number };
@@ -144,6 +157,8 @@ export interface SluiceConfig {
   };
   /** Absent in hand-built configurations (tests): no tracking. */
   tracking?: TrackingConfig;
+  /** Absent in hand-built configurations (tests): journeys do not run. */
+  journeys?: JourneysConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }

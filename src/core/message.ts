@@ -75,6 +75,8 @@ export interface NewMessage {
   createdAt: number;
   /** After this instant a deferred message is `expired` instead of retried. */
   expiresAt: number;
+  /** Triggered mail: when the event that caused it was received (sluice_event_to_delivery_seconds). */
+  eventReceivedAt?: number;
 }
 
 export interface StoredMessage extends NewMessage {

@@ -33,6 +33,7 @@ import { assertNoNul } from './nul-check.js';
 import { installErrorHandlers } from './errors.js';
 import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
+import { journeyRoutes } from './routes/journeys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { segmentRoutes } from './routes/segments.js';
@@ -61,6 +62,8 @@ export interface AppDeps {
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** Called after a message is durably accepted (wakes the delivery worker). */
   onAccepted?: () => void;
+  /** Called after a journey is created, changed or deleted (the runner re-reads them). */
+  onJourneysChanged?: () => Promise<void>;
   /**
    * `system`: only the system routes (health, readiness, metrics), for a
    * node of role `worker`, which accepts nothing; default `all`.
@@ -80,6 +83,11 @@ export const API_TAGS = [
     name: 'segments',
     description:
       'Saved conditions over contacts (attributes, lists, events), counted and previewed.',
+  },
+  {
+    name: 'journeys',
+    description:
+      'Event- and segment-triggered journeys: send, wait, wait for an event, branch, exit (docs/journeys.md).',
   },
   { name: 'templates', description: 'Stored Liquid templates.' },
   { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
@@ -177,6 +185,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       eventRoutes(v1, deps);
       listRoutes(v1, deps);
       segmentRoutes(v1, deps);
+      journeyRoutes(v1, deps);
       templateRoutes(v1, deps);
       suppressionRoutes(v1, deps);
       sinkRoutes(v1, deps);

@@ -56,6 +56,7 @@ export interface MessageRow {
   lease_owner: string | null;
   last_error: string | null;
   bounce_category?: string | null;
+  event_received_at?: number | null;
   created_at: number;
   updated_at: number;
   expires_at: number;
@@ -89,6 +90,7 @@ export const MESSAGE_INSERT_COLUMNS = [
   'created_at',
   'updated_at',
   'expires_at',
+  'event_received_at',
 ] as const;
 
 /** The values for MESSAGE_INSERT_COLUMNS; a new message is queued and due at once. */
@@ -118,6 +120,7 @@ export function messageInsertValues(
     message.createdAt,
     message.createdAt,
     message.expiresAt,
+    message.eventReceivedAt ?? null,
   ];
 }
 
@@ -152,6 +155,9 @@ export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMess
   if (row.last_error !== null) message.lastError = row.last_error;
   if (row.bounce_category !== undefined && row.bounce_category !== null) {
     message.bounceCategory = row.bounce_category as BounceCategory;
+  }
+  if (row.event_received_at !== undefined && row.event_received_at !== null) {
+    message.eventReceivedAt = Number(row.event_received_at);
   }
   return message;
 }

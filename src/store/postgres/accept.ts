@@ -49,6 +49,7 @@ const COLUMN_TYPES: Record<string, string> = {
   created_at: 'bigint',
   updated_at: 'bigint',
   expires_at: 'bigint',
+  event_received_at: 'bigint',
 };
 const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
 const RECORD = MESSAGE_INSERT_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c] ?? 'text'}`).join(', ');

@@ -24,6 +24,7 @@ import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
 import { SqliteEngagementStore } from './engagement.js';
+import { SqliteJourneyStore } from './journeys.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -85,6 +86,7 @@ export class SqliteStore implements Store {
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
+  readonly journeys: SqliteJourneyStore;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
   private readonly cache: StatementCache;
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.journeys = new SqliteJourneyStore(this.cache);
   }
 
   /**
