@@ -88,8 +88,23 @@ async function event(node: Node, email: string, name: string, extra: Record<stri
   assert.equal(reply.status, 202, JSON.stringify(reply.body));
 }
 
-async function waitForCount(relay: ScriptedRelay, n: number, what: string): Promise<void> {
+/**
+ * Waits until the relay has `n` messages and every message is settled: the
+ * clock must not jump while a send is in flight, or its lease would run out
+ * and the message be sent again (at least once, by design).
+ */
+async function waitForCount(
+  relay: ScriptedRelay,
+  n: number,
+  what: string,
+  node?: Node,
+): Promise<void> {
   await waitFor(what, () => (relay.messages.length >= n ? true : undefined));
+  if (!node) return;
+  await waitFor(`${what} settled`, async () => {
+    const counts = await node.sluice.store.messages.countByStatus();
+    return counts.queued + counts.sending + counts.deferred === 0 ? true : undefined;
+  });
 }
 
 /** Lets the hook and the timers finish what they have, so that "nothing more" can be asserted. */
@@ -148,7 +163,7 @@ describe('journeys: a welcome journey across a restart', () => {
       });
       await event(node, 'ada@example.net', 'signup');
       await event(node, 'bob@example.net', 'signup');
-      await waitForCount(relay, 2, 'the two welcome messages');
+      await waitForCount(relay, 2, 'the two welcome messages', node);
       assert.deepEqual(received(relay), ['ada@example.net Welcome', 'bob@example.net Welcome']);
 
       // Ada opens hers through the pixel of the message as received.
@@ -181,7 +196,7 @@ describe('journeys: a welcome journey across a restart', () => {
     node = await startNode(dir, clock, config());
     try {
       node.sluice.journeys?.wake();
-      await waitForCount(relay, 4, 'the two follow-ups');
+      await waitForCount(relay, 4, 'the two follow-ups', node);
       await settle(node);
       clock.advance(DAY);
       await settle(node);
@@ -267,7 +282,7 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     }
     await event(node, 'cap@example.net', 'order.placed');
     await event(node, 'cap@example.net', 'order.placed');
-    await waitForCount(relay, 1, 'one message');
+    await waitForCount(relay, 1, 'one message', node);
     await settle(node);
     assert.equal(
       relay.messages.filter((m) => m.envelope.to.includes('cap@example.net')).length,
@@ -301,10 +316,10 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     await settle(node);
     assert.equal(relay.messages.length, before, 'everyone waits');
     await event(node, 'buyer@example.net', 'purchase');
-    await waitForCount(relay, before + 1, 'the thanks');
+    await waitForCount(relay, before + 1, 'the thanks', node);
     clock.advance(HOUR + 1000);
     node.sluice.journeys?.wake();
-    await waitForCount(relay, before + 2, 'the reminder');
+    await waitForCount(relay, before + 2, 'the reminder', node);
     await settle(node);
     assert.deepEqual(
       received(relay).filter((r) => !r.startsWith('cap@')),
@@ -325,7 +340,7 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     const before = relay.messages.length;
     await event(node, 'tokyo@example.net', 'hello', { attributes: { timezone: 'Asia/Tokyo' } });
     await event(node, 'london@example.net', 'hello', { attributes: { timezone: 'Europe/London' } });
-    await waitForCount(relay, before + 1, 'the London message');
+    await waitForCount(relay, before + 1, 'the London message', node);
     await settle(node);
     assert.deepEqual(
       relay.messages.slice(before).map((m) => m.envelope.to.join(',')),
@@ -336,7 +351,62 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     assert.equal(relay.messages.length, before + 1, 'still quiet at 07:59 in Tokyo');
     clock.set(Date.parse('2026-01-15T23:00:00Z'));
     node.sluice.journeys?.wake();
-    await waitForCount(relay, before + 2, 'the Tokyo message at 08:00 local');
+    await waitForCount(relay, before + 2, 'the Tokyo message at 08:00 local', node);
     assert.equal(relay.messages[before + 1]?.envelope.to.join(','), 'tokyo@example.net');
+  });
+  it('starts runs for events the in-process hook never saw (the backstop scan)', async () => {
+    const missed = await template(node, 'Missed');
+    await journey(node, 'Backstop', {
+      entry: { event: 'imported' },
+      from: 'hello@example.com',
+      steps: [{ type: 'send', template: missed }],
+    });
+    const before = relay.messages.length;
+    // Stored without the HTTP route, so nothing is announced on the bus: as
+    // if the node had died between the commit and the hook.
+    const now = clock.now();
+    await node.sluice.store.events.append([
+      {
+        id: 'evt_backstop_1',
+        contact: { email: 'late@example.net' },
+        newContactId: 'ct_backstop_1',
+        name: 'imported',
+        properties: {},
+        occurredAt: now,
+        receivedAt: now,
+      },
+    ]);
+    await settle(node);
+    assert.equal(relay.messages.length, before, 'the scan waits for backstopDelay');
+    clock.advance(2000);
+    await waitForCount(relay, before + 1, 'the message of the missed event', node);
+    assert.equal(relay.messages[before]?.envelope.to.join(','), 'late@example.net');
+  });
+
+  it('starts a journey when a contact enters a segment through an event', async () => {
+    const vip = await template(node, 'Welcome VIP');
+    const segment = await node.api<{ id: string }>('POST', '/v1/segments', {
+      name: 'big spenders',
+      conditions: { event: 'purchase', atLeast: 2 },
+    });
+    assert.equal(segment.status, 201);
+    await journey(node, 'VIP', {
+      entry: { segment: segment.body.id },
+      from: 'hello@example.com',
+      steps: [{ type: 'send', template: vip }],
+    });
+    const before = relay.messages.length;
+    await event(node, 'vip@example.net', 'purchase');
+    await settle(node);
+    assert.equal(relay.messages.length, before, 'one purchase: not in the segment yet');
+    await event(node, 'vip@example.net', 'purchase');
+    await waitForCount(relay, before + 1, 'the VIP welcome', node);
+    await event(node, 'vip@example.net', 'purchase');
+    await settle(node);
+    assert.deepEqual(
+      relay.messages.slice(before).map((m) => `${m.envelope.to.join(',')} ${subjectOf(m.raw)}`),
+      ['vip@example.net Welcome VIP'],
+      'staying in the segment is not entering it again',
+    );
   });
 });
