@@ -536,3 +536,10 @@ export function sendSteps(definition: JourneyDefinition): { path: string; templa
   walk(definition.steps, 'steps');
   return found;
 }
+
+/** The events a definition's wait-for steps wait for. */
+export function waitedEvents(definition: JourneyDefinition): string[] {
+  return compileJourney(definition).instructions.flatMap((i) =>
+    i.op === 'wait-for' ? [i.event] : [],
+  );
+}

@@ -26,7 +26,12 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
-import { matchesProperties, reentryCooldownMs, type JourneyEntry } from '../core/journey.js';
+import {
+  matchesProperties,
+  reentryCooldownMs,
+  waitedEvents,
+  type JourneyEntry,
+} from '../core/journey.js';
 import { journeyRunId } from '../core/journey-ids.js';
 import type { Journey, JourneyRun, RunTrigger, Segment, Store } from '../core/ports/store.js';
 import type { SegmentCondition } from '../core/segment.js';
@@ -58,9 +63,21 @@ interface Index {
   bySegment: Map<string, Journey[]>;
   /** Segments whose membership is kept per event. */
   segments: Segment[];
+  /**
+   * Events some journey's wait-for waits for (current definitions of every
+   * journey, whatever its status): the hook looks for waiting runs only for
+   * these. Runs of an older version waiting for another event are found by
+   * the backstop scan, which always looks.
+   */
+  waited: Set<string>;
 }
 
-const EMPTY_INDEX: Index = { byEvent: new Map(), bySegment: new Map(), segments: [] };
+const EMPTY_INDEX: Index = {
+  byEvent: new Map(),
+  bySegment: new Map(),
+  segments: [],
+  waited: new Set(),
+};
 
 function hasEventCondition(condition: SegmentCondition): boolean {
   if ('and' in condition) return condition.and.some(hasEventCondition);
@@ -203,6 +220,18 @@ export class JourneyRunner {
       const map = 'event' in entry ? byEvent : bySegment;
       map.set(key, [...(map.get(key) ?? []), journey]);
     }
+    const waited = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.journeys.list({
+        limit: 200,
+        ...(cursor ? { after: cursor } : {}),
+      });
+      for (const journey of page.items) {
+        for (const name of waitedEvents(journey.definition)) waited.add(name);
+      }
+      cursor = page.next;
+    } while (cursor !== undefined);
     const segments: Segment[] = [];
     let after: string | undefined;
     do {
@@ -214,7 +243,7 @@ export class JourneyRunner {
       }
       after = page.next;
     } while (after !== undefined && segments.length < 1000);
-    this.index = { byEvent, bySegment, segments };
+    this.index = { byEvent, bySegment, segments, waited };
   }
 
   // ── the in-process hook ──────────────────────────────────────────────
@@ -226,7 +255,9 @@ export class JourneyRunner {
       return;
     }
     this.queued += 1;
-    void this.chain(event.contactId, () => this.handle(event)).finally(() => (this.queued -= 1));
+    void this.chain(event.contactId, () => this.handle(event, 'hook')).finally(
+      () => (this.queued -= 1),
+    );
   }
 
   /** Runs `work` after the contact's earlier work; never rejects. */
@@ -243,17 +274,20 @@ export class JourneyRunner {
   }
 
   /** Everything one event does to journeys. Idempotent: the backstop may hand the same event again. */
-  async handle(event: TriggerEvent): Promise<void> {
+  async handle(event: TriggerEvent, source: 'hook' | 'backstop'): Promise<void> {
     const { store, clock } = this;
     const leaseMs = this.config.leaseMs;
-    const woken = await store.journeys.claimWaiting({
-      contactId: event.contactId,
-      event: event.name,
-      receivedAt: event.receivedAt,
-      owner: this.deps.nodeId,
-      now: clock.now(),
-      leaseMs,
-    });
+    const mayWait = source === 'backstop' || this.index.waited.has(event.name);
+    const woken = !mayWait
+      ? []
+      : await store.journeys.claimWaiting({
+          contactId: event.contactId,
+          event: event.name,
+          receivedAt: event.receivedAt,
+          owner: this.deps.nodeId,
+          now: clock.now(),
+          leaseMs,
+        });
     for (const run of woken) {
       await this.executor.execute(run, { eventReceivedAt: event.receivedAt });
     }
@@ -348,13 +382,16 @@ export class JourneyRunner {
       const events = await this.store.journeys.eventsAfter(cursor, until, BACKSTOP_PAGE);
       for (const event of events) {
         await this.chain(event.contactId, () =>
-          this.handle({
-            id: event.id,
-            contactId: event.contactId,
-            name: event.name,
-            properties: event.properties,
-            receivedAt: event.receivedAt,
-          }),
+          this.handle(
+            {
+              id: event.id,
+              contactId: event.contactId,
+              name: event.name,
+              properties: event.properties,
+              receivedAt: event.receivedAt,
+            },
+            'backstop',
+          ),
         );
       }
       const last = events[events.length - 1];

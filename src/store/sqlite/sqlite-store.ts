@@ -155,7 +155,7 @@ export class SqliteStore implements Store {
 
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
-    await Promise.all([this.messages.close(), this.events.close()]);
+    await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
     if (this.db.open) this.db.close();
   }
 }
