@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { startSluice, type RunningSluice } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { createThrowawayDatabase, type ThrowawayDatabase } from '../helpers/postgres.js';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
 import { callApi, relayAt, TEST_ADMIN_KEY, waitFor, type ApiReply } from '../helpers/sluice.js';
 
@@ -30,11 +31,12 @@ interface Node {
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiReply<T>>;
 }
 
-/** Starts a node on `dir` (same folder = same SQLite file) with `clock`. */
+/** Starts a node on `dir` (same folder = same SQLite file, unless `config` names a database) with `clock`. */
 async function startNode(
   dir: string,
   clock: ManualClock,
   config: Record<string, unknown>,
+  nodeId?: string,
 ): Promise<Node> {
   const file = join(dir, 'sluice.config.json');
   writeFileSync(
@@ -49,6 +51,7 @@ async function startNode(
   );
   const sluice = await startSluice(loadConfig({ file, env: {} }), {
     clock,
+    ...(nodeId ? { nodeId } : {}),
     logger: createLogger(process.env.SLUICE_TEST_LOG ?? 'silent'),
   });
   return { sluice, api: (method, path, body) => callApi(sluice.url, method, path, body) };
@@ -410,3 +413,79 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     );
   });
 });
+
+const pgUrl = process.env.SLUICE_TEST_DATABASE_URL;
+
+describe(
+  'journeys on PostgreSQL: two nodes share the runs',
+  { skip: pgUrl ? false : 'SLUICE_TEST_DATABASE_URL is not set' },
+  () => {
+    let relay: ScriptedRelay;
+    let db: ThrowawayDatabase;
+    const dirs: string[] = [];
+    const nodes: Node[] = [];
+    const clock = new ManualClock(Date.parse('2026-01-15T10:00:00Z'));
+
+    before(async () => {
+      relay = await startScriptedRelay();
+      db = await createThrowawayDatabase(pgUrl ?? '', 'sluice_journeys');
+      for (const name of ['a', 'b']) {
+        const dir = mkdtempSync(join(tmpdir(), 'sluice-journeys-pg-'));
+        dirs.push(dir);
+        nodes.push(
+          await startNode(
+            dir,
+            clock,
+            {
+              database: { url: db.url },
+              relays: [relayAt(relay.port)],
+              journeys: { pollInterval: '20ms', backstopInterval: '20ms', backstopDelay: '1s' },
+            },
+            `node-${name}`,
+          ),
+        );
+      }
+    });
+    after(async () => {
+      for (const node of nodes) await node.sluice.stop();
+      await relay.close();
+      await db.drop();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('starts each run once and fires each timer once, whichever node holds it', async () => {
+      const [a, b] = nodes;
+      assert.ok(a && b);
+      const first = await template(a, 'First');
+      const second = await template(a, 'Second');
+      await journey(a, 'Two steps', {
+        entry: { event: 'signup' },
+        from: 'hello@example.com',
+        steps: [
+          { type: 'send', template: first },
+          { type: 'wait', duration: '1h' },
+          { type: 'send', template: second },
+        ],
+      });
+      await b.sluice.journeys?.journeysChanged();
+      for (let i = 0; i < 10; i++) {
+        await event(i % 2 === 0 ? a : b, `pg${i}@example.net`, 'signup');
+      }
+      await waitForCount(relay, 10, 'the ten first messages', a);
+      // Both nodes' backstop scans see the same events: still one run each.
+      clock.advance(2000);
+      for (const node of nodes) await node.sluice.journeys?.scanBackstop();
+      clock.advance(HOUR);
+      for (const node of nodes) node.sluice.journeys?.wake();
+      await waitForCount(relay, 20, 'the ten second messages', a);
+      for (const node of nodes) await settle(node);
+      const counts = new Map<string, number>();
+      for (const line of received(relay)) counts.set(line, (counts.get(line) ?? 0) + 1);
+      assert.equal(counts.size, 20);
+      assert.ok(
+        [...counts.values()].every((n) => n === 1),
+        'each message once',
+      );
+    });
+  },
+);
