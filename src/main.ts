@@ -27,6 +27,9 @@ import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
 import { startCaptureRelay } from './sink/capture-relay.js';
 import { openStore, redactDatabaseUrl } from './store/open-store.js';
+import { DEFAULT_WEBHOOKS } from './config/config.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { HttpSender } from './webhooks/http-sender.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -164,6 +167,46 @@ export async function startSluice(
       cleanups.push(() => journeys.stop());
     }
 
+    // Outgoing webhooks go out from the nodes that deliver (docs/webhooks.md).
+    const webhooks = config.webhooks ?? DEFAULT_WEBHOOKS;
+    const dispatcher =
+      config.delivery.enabled && role !== 'api'
+        ? new WebhookDispatcher({
+            store,
+            clock,
+            events,
+            logger,
+            nodeId,
+            sender: new HttpSender({
+              guard: { allowPrivateNetworks: webhooks.allowPrivateNetworks },
+              timeoutMs: webhooks.timeoutMs,
+            }),
+            config: {
+              concurrency: webhooks.concurrency,
+              perEndpointConcurrency: webhooks.perEndpointConcurrency,
+              timeoutMs: webhooks.timeoutMs,
+              pollIntervalMs: webhooks.pollIntervalMs,
+              retentionMs: webhooks.retentionMs,
+              retry: {
+                initialDelayMs: webhooks.retry.initialDelayMs,
+                multiplier: webhooks.retry.multiplier,
+                maxDelayMs: webhooks.retry.maxDelayMs,
+                jitter: webhooks.retry.jitter,
+                maxAgeMs: webhooks.retry.windowMs,
+              },
+            },
+          })
+        : undefined;
+    if (dispatcher) {
+      dispatcher.start();
+      // A settle batch may have queued events: look now rather than at the next poll.
+      const offSettle = events.on('worker:settle-batch', () => dispatcher.wake());
+      cleanups.push(() => {
+        offSettle();
+        return dispatcher.stop();
+      });
+    }
+
     let stopping = false;
     const app: FastifyInstance = await buildApp({
       store,
@@ -176,6 +219,7 @@ export async function startSluice(
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
       ...(journeys ? { onJourneysChanged: () => journeys.journeysChanged() } : {}),
+      onWebhookEnqueued: () => dispatcher?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
       readiness: async () => {
         const checks: Record<string, string> = {};

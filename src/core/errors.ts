@@ -117,6 +117,16 @@ export const ERROR_CATALOG = {
     description:
       'A journey definition breaks the rules of docs/journeys.md, or names a template or segment that does not exist; `field` names its JSON path, e.g. `steps[2].then[0].template`.',
   },
+  ERR_COMPLAINT_REPORT: {
+    kind: 'invalid',
+    description:
+      'The body is not an ARF feedback report (RFC 5965) Sluice can use: no `message/feedback-report` part, or neither a recipient nor a Sluice message id in it.',
+  },
+  ERR_WEBHOOK_URL: {
+    kind: 'invalid',
+    description:
+      'A webhook `url` cannot be used: not http(s), carries credentials, does not resolve, or resolves to a private, loopback, link-local or other non-public address while `webhooks.allowPrivateNetworks` is off (docs/webhooks.md).',
+  },
   ERR_INTERNAL: {
     kind: 'internal',
     description: 'A bug. The log holds the details under the request id.',

@@ -62,6 +62,14 @@ export interface SluiceEventMap {
   'journey:run-ended': { status: 'completed' | 'exited' | 'failed' | 'active' };
   /** Ingested events the in-process hook dropped because too many were queued (the backstop scan takes them). */
   'journey:hook-dropped': { count: number };
+  /** One webhook request ended: delivered (2xx), retry scheduled, or failed (given up). */
+  'webhook:attempt': {
+    endpointId: string;
+    type: string;
+    outcome: 'delivered' | 'retry' | 'failed';
+    status?: number;
+    durationMs: number;
+  };
 }
 
 type Listener<T> = (payload: T) => void;

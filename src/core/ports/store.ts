@@ -21,6 +21,7 @@ import type { SegmentCondition } from '../segment.js';
 import type { JourneyDefinition, JourneyStatus } from '../journey.js';
 import type { CapRule } from '../frequency-cap.js';
 import type { Suppression, SuppressionUpsert } from '../suppression.js';
+import type { ComplaintStore, WebhookStore } from './webhook-store.js';
 
 /**
  * Dialect differences, declared once. Callers branch on these, never on the
@@ -608,4 +609,8 @@ export interface Store {
   readonly journeys: JourneyStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
+  /** Outgoing webhooks: endpoints and the delivery outbox (ports/webhook-store.ts). */
+  readonly webhooks: WebhookStore;
+  /** Spam complaints: suppression, contact status and the `complained` event in one transaction. */
+  readonly complaints: ComplaintStore;
 }

@@ -21,6 +21,7 @@ import { outboxContract } from './outbox-contract.js';
 import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
+import { webhooksContract } from './webhooks-contract.js';
 
 export type { MakeStore, StoreHandle } from './fixtures.js';
 
@@ -82,5 +83,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     segmentsContract(makeStore);
     engagementContract(makeStore);
     journeysContract(makeStore);
+    webhooksContract(makeStore);
   });
 }
