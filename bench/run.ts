@@ -3,6 +3,8 @@
  * printed as figures (median of RUNS, with min and max) and ratios.
  * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it;
  * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it).
+ * `--seconds N` (or SLUICE_BENCH_TRIGGER_SECONDS) sets each rate of the
+ * triggers benchmark (default 30); `--only triggers` runs that one alone.
  */
 import { cpus, totalmem } from 'node:os';
 import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
@@ -10,6 +12,7 @@ import { printDkimBenchmark } from './dkim.js';
 import { printImportBenchmark } from './import.js';
 import { bareFastifyAccept, sluiceAccept } from './http-accept.js';
 import { printMimeBenchmark } from './mime.js';
+import { printTriggersBenchmark } from './triggers.js';
 import { outboxToSink, type OutboxRun } from './outbox-delivery.js';
 import { ensurePostfixTools, line, smtpSourceToSink, stats } from './support.js';
 
@@ -19,7 +22,20 @@ const ACCEPTS = Number(process.env.SLUICE_BENCH_ACCEPTS ?? 10_000);
 const IMPORT_ROWS = Number(process.env.SLUICE_BENCH_IMPORT_ROWS ?? 100_000);
 const SESSIONS = 10;
 
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+const TRIGGER_SECONDS = Number(
+  argument('seconds') ?? process.env.SLUICE_BENCH_TRIGGER_SECONDS ?? 30,
+);
+const TRIGGER_RATES = [500, 1000, 2000];
+
 async function main(): Promise<void> {
+  if (argument('only') === 'triggers') {
+    await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS);
+    return;
+  }
   console.log(`# Sluice benchmarks — ${new Date().toISOString()}`);
   console.log(
     `# machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
@@ -42,6 +58,7 @@ async function main(): Promise<void> {
   );
   console.log('');
 
+  await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS);
   await printDkimBenchmark(RUNS);
   await printMimeBenchmark(RUNS, 5_000);
   if (IMPORT_ROWS > 0) await printImportBenchmark(RUNS, IMPORT_ROWS);

@@ -22,6 +22,7 @@ import { withSinkPort } from './config/load.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
+import { JourneyRunner } from './realtime/journey-runner.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
@@ -46,6 +47,8 @@ export interface RunningSluice {
   readonly store: Store;
   readonly adminKey: AdminKeyOutcome;
   readonly logger: Logger;
+  /** The journey runner, when journeys run on this node. */
+  readonly journeys?: JourneyRunner;
   stop(): Promise<void>;
 }
 
@@ -137,6 +140,34 @@ export async function startSluice(
       }
     }
 
+    // Journeys run on every node that has them enabled: the hook reacts to
+    // the events this node accepts; timers and the backstop are shared
+    // through leases. Stopped before the worker (registered after it), so
+    // the messages it queues on the way out are still delivered.
+    const journeysConfig = config.journeys;
+    const journeys =
+      journeysConfig?.enabled === true
+        ? new JourneyRunner({
+            store,
+            clock,
+            events,
+            journeys: journeysConfig,
+            delivery: {
+              maxAgeMs: config.delivery.retry.maxAgeMs,
+              ...(config.delivery.messageIdDomain
+                ? { messageIdDomain: config.delivery.messageIdDomain }
+                : {}),
+            },
+            nodeId,
+            logger,
+            onSent: () => worker?.wake('local'),
+          })
+        : undefined;
+    if (journeys) {
+      await journeys.start();
+      cleanups.push(() => journeys.stop());
+    }
+
     // Outgoing webhooks go out from the nodes that deliver (docs/webhooks.md).
     const webhooks = config.webhooks ?? DEFAULT_WEBHOOKS;
     const dispatcher =
@@ -206,6 +237,7 @@ export async function startSluice(
       metrics,
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
+      ...(journeys ? { onJourneysChanged: () => journeys.journeysChanged() } : {}),
       onWebhookEnqueued: () => dispatcher?.wake(),
       onCampaignChange: () => scheduler?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
@@ -241,6 +273,7 @@ export async function startSluice(
       store,
       adminKey,
       logger,
+      ...(journeys ? { journeys } : {}),
       stop() {
         stopping = true;
         stopped ??= cleanUp().then(() => logger.info('sluice stopped'));

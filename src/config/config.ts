@@ -93,6 +93,19 @@ export interface TrackingConfig {
   unsubscribeMailto?: string;
 }
 
+export interface JourneysConfig {
+  enabled: boolean;
+  pollIntervalMs: number;
+  leaseMs: number;
+  claimBatch: number;
+  backstopDelayMs: number;
+  backstopIntervalMs: number;
+  refreshIntervalMs: number;
+  frequencyCaps: { messages: number; perMs: number }[];
+  quietHours?: { start: string; end: string };
+  defaultTimeZone: string;
+}
+
 /** Outgoing webhooks (docs/webhooks.md). */
 export interface WebhooksConfig {
   allowPrivateNetworks: boolean;
@@ -178,6 +191,8 @@ export interface SluiceConfig {
   };
   /** Absent in hand-built configurations (tests): no tracking. */
   tracking?: TrackingConfig;
+  /** Absent in hand-built configurations (tests): journeys do not run. */
+  journeys?: JourneysConfig;
   /** Absent in hand-built configurations (tests): DEFAULT_WEBHOOKS applies. */
   webhooks?: WebhooksConfig;
   /** Absent in hand-built configurations (tests): the defaults (DEFAULT_CAMPAIGNS_CONFIG). */

@@ -11,12 +11,14 @@ import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type {
   DkimKeyConfig,
+  JourneysConfig,
   PoolConfig,
   RelayConfig,
   SluiceConfig,
   TrackingConfig,
 } from './config.js';
 import type { BounceRule } from '../core/bounce.js';
+import { isTimeZone } from '../core/quiet-hours.js';
 import { readBounceRulesFile } from './bounce-rules-file.js';
 import { readDkimKey } from './dkim-keys.js';
 import {
@@ -350,6 +352,7 @@ function resolveConfig(
       ...resolveBounceRules(input.bounces.rulesFile, cwd),
     },
     tracking: resolveTracking(input.tracking),
+    journeys: resolveJourneys(input.journeys),
     webhooks: {
       allowPrivateNetworks: input.webhooks.allowPrivateNetworks,
       timeoutMs: parseDuration(input.webhooks.timeout),
@@ -397,6 +400,30 @@ export function withSinkPort(config: Readonly<SluiceConfig>, port: number): Read
     r.name === 'sink' && r.port === config.sink.port ? { ...r, port } : r,
   );
   return deepFreeze({ ...config, sink: { ...config.sink, port }, relays });
+}
+
+/** Journeys: durations parsed, the default time zone checked against the runtime's zone data. */
+function resolveJourneys(input: ConfigInput['journeys']): JourneysConfig {
+  if (!isTimeZone(input.defaultTimeZone)) {
+    throw new ConfigError(
+      `config key "journeys.defaultTimeZone": "${input.defaultTimeZone}" is not an IANA time zone this runtime knows`,
+    );
+  }
+  return {
+    enabled: input.enabled,
+    pollIntervalMs: parseDuration(input.pollInterval),
+    leaseMs: parseDuration(input.lease),
+    claimBatch: input.claimBatch,
+    backstopDelayMs: parseDuration(input.backstopDelay),
+    backstopIntervalMs: parseDuration(input.backstopInterval),
+    refreshIntervalMs: parseDuration(input.refreshInterval),
+    frequencyCaps: input.frequencyCaps.map((c) => ({
+      messages: c.messages,
+      perMs: parseDuration(c.per),
+    })),
+    ...(input.quietHours ? { quietHours: { ...input.quietHours } } : {}),
+    defaultTimeZone: input.defaultTimeZone,
+  };
 }
 
 /** Both `publicUrl` and `secret`, or neither: a link that cannot be verified must not be sent. */

@@ -621,6 +621,81 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {}, description: 'The events API (docs/events.md).' },
     ),
+    journeys: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Run journeys on this node: start runs on events, fire timers, scan for missed events (docs/journeys.md).',
+        }),
+        pollInterval: Duration(
+          '1s',
+          'Longest time between two looks for due journey timers (waits, timeouts, postponed sends) when no timer is known to be due sooner.',
+        ),
+        lease: Duration(
+          '1m',
+          'How long a node holds a journey run it works on; a run of a node that died is taken over after it.',
+        ),
+        claimBatch: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 200,
+          description: 'Most due journey runs claimed at once.',
+        }),
+        backstopDelay: Duration(
+          '10s',
+          'Age at which the backstop scan looks at a stored event, to start the runs the in-process hook missed (the node was down, or busy). Longer than any commit takes, so that no event commits behind the scan.',
+        ),
+        backstopInterval: Duration('5s', 'Time between two backstop scans.'),
+        refreshInterval: Duration(
+          '5s',
+          'How often a node re-reads the active journeys (changes made through another node).',
+        ),
+        frequencyCaps: Type.Array(
+          Type.Object(
+            {
+              messages: Type.Integer({
+                minimum: 1,
+                maximum: 10_000,
+                description: 'At most this many journey messages …',
+              }),
+              per: Duration('1d', '… to one contact in any window of this length.'),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            description:
+              'Caps over the messages of all journeys together, per contact; a send that would break one is skipped. Each journey may add its own cap.',
+          },
+        ),
+        quietHours: Type.Optional(
+          Type.Object(
+            {
+              start: Type.String({
+                pattern: '^([01]\\d|2[0-3]):[0-5]\\d$',
+                description: 'Local time "HH:MM".',
+              }),
+              end: Type.String({
+                pattern: '^([01]\\d|2[0-3]):[0-5]\\d$',
+                description: 'Local time "HH:MM".',
+              }),
+            },
+            {
+              additionalProperties: false,
+              description:
+                "Quiet hours for journeys that set none: a send that falls between start and end, in the contact's time zone, waits for the end.",
+            },
+          ),
+        ),
+        defaultTimeZone: Type.String({
+          default: 'UTC',
+          description:
+            'IANA time zone of contacts without a valid `timezone` attribute, for quiet hours.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'Journeys (docs/journeys.md).' },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

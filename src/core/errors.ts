@@ -117,6 +117,11 @@ export const ERROR_CATALOG = {
     kind: 'not-found',
     description: 'The built-in capture relay is not running in this configuration.',
   },
+  ERR_JOURNEY_INVALID: {
+    kind: 'invalid',
+    description:
+      'A journey definition breaks the rules of docs/journeys.md, or names a template or segment that does not exist; `field` names its JSON path, e.g. `steps[2].then[0].template`.',
+  },
   ERR_COMPLAINT_REPORT: {
     kind: 'invalid',
     description:

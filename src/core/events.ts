@@ -9,13 +9,28 @@ export interface SluiceEventMap {
    * One event durably stored (not a duplicate): the wake-up for triggers and
    * journeys, emitted right after the commit, in request order.
    */
-  'event:ingested': { id: string; contactId: string; name: string; occurredAt: number };
+  'event:ingested': {
+    id: string;
+    contactId: string;
+    name: string;
+    occurredAt: number;
+    /** When the API received it (journeys carry it to the delivery metrics). */
+    receivedAt?: number;
+    properties?: Record<string, unknown>;
+  };
   /** One events request committed (`endpoint`: single or batch). */
   'events:accepted': { endpoint: 'single' | 'batch'; stored: number; duplicates: number };
   /** An events request refused because too many event writes wait (429). */
   'events:overloaded': { endpoint: 'single' | 'batch'; events: number };
   'message:claimed': { count: number };
-  'send:delivered': { id: string; relay: string; latencyMs: number; sinceAcceptMs: number };
+  'send:delivered': {
+    id: string;
+    relay: string;
+    latencyMs: number;
+    sinceAcceptMs: number;
+    /** Triggered mail: from the triggering event's receipt to the relay's 250. */
+    sinceEventMs?: number;
+  };
   'send:deferred': { id: string; relay?: string; reason: string };
   'send:bounced': { id: string; relay: string; code: number; reason: string; category: string };
   /** Not sent: the recipient is on the suppression list. */
@@ -40,6 +55,13 @@ export interface SluiceEventMap {
   'throttle:deferred': { scope: string; key: string };
   /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
   'throttle:rate': { group: string; factor: number; perSecond?: number };
+  /** A trigger reached a journey: a run started, or not (a duplicate trigger, the re-entry policy). */
+  'journey:entry': { outcome: 'entered' | 'duplicate' | 'refused' };
+  /** A journey's send step: queued, replayed after a crash, capped, postponed (quiet hours) or skipped (contact not active, bulk). */
+  'journey:send': { outcome: 'sent' | 'replayed' | 'capped' | 'postponed' | 'skipped' };
+  'journey:run-ended': { status: 'completed' | 'exited' | 'failed' | 'active' };
+  /** Ingested events the in-process hook dropped because too many were queued (the backstop scan takes them). */
+  'journey:hook-dropped': { count: number };
   /** One webhook request ended: delivered (2xx), retry scheduled, or failed (given up). */
   'webhook:attempt': {
     endpointId: string;

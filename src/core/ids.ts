@@ -15,6 +15,7 @@ export const ID_PREFIXES = {
   segment: 'seg',
   engagement: 'eng',
   campaign: 'cmp',
+  journey: 'jny',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

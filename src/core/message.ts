@@ -82,6 +82,8 @@ export interface NewMessage {
    */
   campaignId?: string;
   variant?: number;
+  /** Triggered mail: when the event that caused it was received (sluice_event_to_delivery_seconds). */
+  eventReceivedAt?: number;
 }
 
 export interface StoredMessage extends NewMessage {

@@ -18,6 +18,9 @@ export function emitSettled(
         relay: result?.relay ?? '',
         latencyMs,
         sinceAcceptMs: settlement.at - message.createdAt,
+        ...(message.eventReceivedAt !== undefined
+          ? { sinceEventMs: settlement.at - message.eventReceivedAt }
+          : {}),
       });
       return;
     case 'deferred':

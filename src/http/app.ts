@@ -34,6 +34,7 @@ import { installErrorHandlers } from './errors.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
+import { journeyRoutes } from './routes/journeys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { segmentRoutes } from './routes/segments.js';
@@ -66,6 +67,8 @@ export interface AppDeps {
   onAccepted?: () => void;
   /** Called after a campaign was scheduled, sent, resumed … (wakes the campaign scheduler). */
   onCampaignChange?: () => void;
+  /** Called after a journey is created, changed or deleted (the runner re-reads them). */
+  onJourneysChanged?: () => Promise<void>;
   /**
    * `system`: only the system routes (health, readiness, metrics), for a
    * node of role `worker`, which accepts nothing; default `all`.
@@ -87,6 +90,11 @@ export const API_TAGS = [
     name: 'segments',
     description:
       'Saved conditions over contacts (attributes, lists, events), counted and previewed.',
+  },
+  {
+    name: 'journeys',
+    description:
+      'Event- and segment-triggered journeys: send, wait, wait for an event, branch, exit (docs/journeys.md).',
   },
   { name: 'templates', description: 'Stored Liquid templates.' },
   {
@@ -194,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       eventRoutes(v1, deps);
       listRoutes(v1, deps);
       segmentRoutes(v1, deps);
+      journeyRoutes(v1, deps);
       templateRoutes(v1, deps);
       suppressionRoutes(v1, deps);
       sinkRoutes(v1, deps);

@@ -228,6 +228,40 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     labelNames: ['status', 'by'],
     registers: [registry],
   });
+  // Triggered mail, event received → relay 250. Finer low buckets than
+  // LATENCY_BUCKETS: the target is tens of milliseconds (docs/journeys.md).
+  const eventToDelivery = new client.Histogram({
+    name: 'sluice_event_to_delivery_seconds',
+    help: 'Triggered messages: from the API receiving the triggering event to the relay answering 250.',
+    buckets: [
+      0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5,
+      10, 30, 60,
+    ],
+    registers: [registry],
+  });
+  const journeyEntries = new client.Counter({
+    name: 'sluice_journey_entries_total',
+    help: 'Journey triggers, by outcome: entered (a run started), duplicate (the trigger was seen before), refused (re-entry policy).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const journeySends = new client.Counter({
+    name: 'sluice_journey_sends_total',
+    help: 'Journey send steps, by outcome: sent, replayed (after a crash), capped, postponed (quiet hours), skipped.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const journeyRunsEnded = new client.Counter({
+    name: 'sluice_journey_runs_ended_total',
+    help: 'Journey runs that ended, by status (completed, exited, failed).',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const journeyHookDropped = new client.Counter({
+    name: 'sluice_journey_hook_dropped_total',
+    help: 'Events the in-process journey hook dropped as too many were queued; the backstop scan handles them.',
+    registers: [registry],
+  });
 
   const unsubscribe = [
     events.on('webhook:attempt', (e) => {
@@ -271,7 +305,12 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
       delivered.inc({ relay: e.relay });
       sendLatency.observe({ relay: e.relay }, e.latencyMs / 1000);
       acceptToDelivery.observe(e.sinceAcceptMs / 1000);
+      if (e.sinceEventMs !== undefined) eventToDelivery.observe(e.sinceEventMs / 1000);
     }),
+    events.on('journey:entry', (e) => journeyEntries.inc({ outcome: e.outcome })),
+    events.on('journey:send', (e) => journeySends.inc({ outcome: e.outcome })),
+    events.on('journey:run-ended', (e) => journeyRunsEnded.inc({ status: e.status })),
+    events.on('journey:hook-dropped', (e) => journeyHookDropped.inc(e.count)),
     events.on('send:deferred', (e) => deferred.inc({ relay: e.relay ?? 'none' })),
     events.on('send:bounced', (e) => bounced.inc({ relay: e.relay, category: e.category })),
     events.on('message:suppressed', () => suppressed.inc()),

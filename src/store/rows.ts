@@ -56,6 +56,7 @@ export interface MessageRow {
   lease_owner: string | null;
   last_error: string | null;
   bounce_category?: string | null;
+  event_received_at?: number | null;
   created_at: number;
   updated_at: number;
   expires_at: number;
@@ -93,6 +94,7 @@ export const MESSAGE_INSERT_COLUMNS = [
   'expires_at',
   'campaign_id',
   'variant',
+  'event_received_at',
 ] as const;
 
 /** The values for MESSAGE_INSERT_COLUMNS; a new message is queued and due at once. */
@@ -124,6 +126,7 @@ export function messageInsertValues(
     message.expiresAt,
     message.campaignId ?? null,
     message.variant ?? null,
+    message.eventReceivedAt ?? null,
   ];
 }
 
@@ -163,6 +166,9 @@ export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMess
     message.campaignId = row.campaign_id;
   }
   if (row.variant !== undefined && row.variant !== null) message.variant = Number(row.variant);
+  if (row.event_received_at !== undefined && row.event_received_at !== null) {
+    message.eventReceivedAt = Number(row.event_received_at);
+  }
   return message;
 }
 

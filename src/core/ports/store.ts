@@ -26,6 +26,8 @@ import type {
 } from '../message.js';
 import type { Settlement } from '../outcome.js';
 import type { SegmentCondition } from '../segment.js';
+import type { JourneyDefinition, JourneyStatus } from '../journey.js';
+import type { CapRule } from '../frequency-cap.js';
 import type { Suppression, SuppressionUpsert } from '../suppression.js';
 import type { ComplaintStore, WebhookStore } from './webhook-store.js';
 
@@ -511,6 +513,196 @@ export interface CampaignStore {
 /** dueAt of a held message: later than any real schedule, so no claim reaches it. */
 export const CAMPAIGN_HOLD = 8_000_000_000_000_000;
 
+// ── Journeys ───────────────────────────────────────────────────────────
+
+export interface Journey {
+  id: string;
+  /** Unique. */
+  name: string;
+  status: JourneyStatus;
+  /** Goes up by one with each change of the definition; runs keep theirs. */
+  version: number;
+  definition: JourneyDefinition;
+  /** When it last became active: the backstop scan starts no run for an older event. */
+  activatedAt?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const JOURNEY_RUN_STATUSES = ['active', 'completed', 'exited', 'failed'] as const;
+export type JourneyRunStatus = (typeof JOURNEY_RUN_STATUSES)[number];
+
+/** The event that started a run (its properties feed branches and templates). */
+export interface RunTrigger {
+  eventId?: string;
+  name?: string;
+  properties: Record<string, unknown>;
+  receivedAt: number;
+}
+
+/**
+ * One contact in one journey version. `pc` is the next instruction
+ * (core/journey.ts). An `active` run is due at `nextAt`; while a node works
+ * on it, `leaseOwner` is set and `nextAt` is the lease's end (as the outbox
+ * does), so a dead node's runs are taken over. `waitEvent` is set while the
+ * run waits for that event (from `waitingSince`; `nextAt` is then the timeout).
+ */
+export interface JourneyRun {
+  id: string;
+  journeyId: string;
+  version: number;
+  contactId: string;
+  triggerKey: string;
+  trigger: RunTrigger;
+  status: JourneyRunStatus;
+  pc: number;
+  nextAt: number;
+  waitEvent?: string;
+  waitingSince?: number;
+  leaseOwner?: string;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RunEntry {
+  id: string;
+  journeyId: string;
+  version: number;
+  contactId: string;
+  /** Unique per journey: `evt:<event id>` or `seg:<segment>:<entered at>`. A second entry with it is a duplicate. */
+  triggerKey: string;
+  trigger: RunTrigger;
+  /** The entry's time (the event's receivedAt), which re-entry cool-downs compare. */
+  at: number;
+  /** Since the contact's last entry into this journey: Infinity = once, 0 = always. */
+  cooldownMs: number;
+  /** The new run is leased to this owner until `leaseUntil`, so its entrant runs it at once. */
+  owner: string;
+  leaseUntil: number;
+}
+
+export type EntryResult = { kind: 'entered'; run: JourneyRun } | { kind: 'duplicate' | 'refused' };
+
+/** A run's state after a node worked on it; applied only while the node still holds the lease. */
+export interface RunUpdate {
+  id: string;
+  owner: string;
+  status: JourneyRunStatus;
+  pc: number;
+  nextAt: number;
+  waitEvent?: string;
+  waitingSince?: number;
+  lastError?: string;
+  at: number;
+}
+
+export interface SendRecord {
+  /** The message's id, derived from (run id, pc): the log's key. */
+  messageId: string;
+  runId: string;
+  journeyId: string;
+  contactId: string;
+  pc: number;
+  at: number;
+  caps: CapRule[];
+}
+
+export interface EventCursor {
+  receivedAt: number;
+  eventId: string;
+}
+
+export interface JourneyStore {
+  /** Stores the journey and its first version. A taken name is ERR_CONFLICT. */
+  create(journey: Journey): Promise<Journey>;
+  get(id: string): Promise<Journey | undefined>;
+  /** Ordered by id. */
+  list(query: PageQuery): Promise<Page<Journey>>;
+  /** Journeys with status `active`. */
+  listActive(): Promise<Journey[]>;
+  /** A new definition stores a new version. */
+  update(
+    id: string,
+    patch: { name?: string; status?: JourneyStatus; definition?: JourneyDefinition; at: number },
+  ): Promise<Journey | undefined>;
+  /** Also deletes its runs and versions. */
+  delete(id: string): Promise<boolean>;
+  /** The definition of one version. */
+  definition(journeyId: string, version: number): Promise<JourneyDefinition | undefined>;
+
+  /**
+   * Starts a run unless one exists with the same trigger key (duplicate) or
+   * the re-entry policy refuses (the contact entered less than `cooldownMs`
+   * before `at`): one transaction, so a trigger seen twice, by two nodes or
+   * by the in-process hook and the backstop scan, starts one run.
+   */
+  enter(entry: RunEntry): Promise<EntryResult>;
+  /**
+   * Leases up to `limit` active runs due at `now` (timers, timeouts, expired
+   * leases), earliest first; PostgreSQL skips rows other nodes hold.
+   */
+  claimDue(request: ClaimRequest): Promise<JourneyRun[]>;
+  /**
+   * Leases the contact's runs waiting for `event` (since at most
+   * `receivedAt`) and moves each past its wait-for (pc + 1) in the same
+   * statement, so that a crash after the claim still counts the event.
+   */
+  claimWaiting(request: {
+    contactId: string;
+    event: string;
+    receivedAt: number;
+    owner: string;
+    now: number;
+    leaseMs: number;
+  }): Promise<JourneyRun[]>;
+  /** Applies the update if `owner` still holds the run; returns whether it did. */
+  saveRun(update: RunUpdate): Promise<boolean>;
+  getRun(id: string): Promise<JourneyRun | undefined>;
+  /** A journey's runs, ordered by id. */
+  listRuns(journeyId: string, query: PageQuery & { contactId?: string }): Promise<Page<JourneyRun>>;
+  /** Runs per status of a journey. */
+  countRuns(journeyId: string): Promise<Record<JourneyRunStatus, number>>;
+
+  /**
+   * Records a send in the send log unless it is there already (`duplicate`:
+   * the message was decided before a crash) or one of `caps` would be
+   * broken (`capped`: nothing recorded). Checked and written in one
+   * transaction, the contact locked on PostgreSQL.
+   */
+  recordSend(send: SendRecord): Promise<'recorded' | 'duplicate' | 'capped'>;
+  /** Opens (clicks) of the run's messages, or of the message `messageId` only. */
+  runEngagement(runId: string, kind: 'open' | 'click', messageId?: string): Promise<number>;
+
+  /**
+   * Takes (or renews) the lease of the named backstop cursor for `owner`
+   * and returns its position, or undefined when another node holds it.
+   */
+  claimCursor(
+    name: string,
+    owner: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<EventCursor | undefined>;
+  /** Moves the cursor, if `owner` still holds it. */
+  moveCursor(name: string, owner: string, to: EventCursor): Promise<boolean>;
+  /** Stored events after `after` (by receivedAt, then id) received at or before `until`, oldest first. */
+  eventsAfter(after: EventCursor, until: number, limit: number): Promise<StoredEvent[]>;
+
+  /** Whether the contact matches the condition now (a segment evaluated for one contact). */
+  contactMatches(conditions: SegmentCondition, contactId: string, now: number): Promise<boolean>;
+  /**
+   * Records whether the contact is a member of the segment: `entered` when
+   * it was not and is now (with the time it entered), `left`, or `unchanged`.
+   */
+  setMembership(
+    segmentId: string,
+    contactId: string,
+    member: boolean,
+    at: number,
+  ): Promise<'entered' | 'left' | 'unchanged'>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -530,6 +722,7 @@ export interface Store {
   readonly segments: SegmentStore;
   readonly engagement: EngagementStore;
   readonly campaigns: CampaignStore;
+  readonly journeys: JourneyStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
   /** Outgoing webhooks: endpoints and the delivery outbox (ports/webhook-store.ts). */

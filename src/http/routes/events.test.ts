@@ -53,7 +53,16 @@ describe('events API', () => {
     const contact = await t.store.contacts.get(contactId);
     assert.equal(contact?.email, 'Ann@example.com');
     assert.deepEqual(contact?.attributes, { first_name: 'Ann' });
-    assert.deepEqual(ingested, [{ id, contactId, name: 'signup', occurredAt: t.clock.now() }]);
+    assert.deepEqual(ingested, [
+      {
+        id,
+        contactId,
+        name: 'signup',
+        occurredAt: t.clock.now(),
+        receivedAt: t.clock.now(),
+        properties: { plan: 'free' },
+      },
+    ]);
 
     const page = await t.api<EventPage>('GET', `/v1/contacts/${contactId}/events`);
     assert.equal(page.status, 200);

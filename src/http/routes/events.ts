@@ -165,18 +165,20 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
       throw withField(error, prefix, endpoint, events.length, deps);
     }
     let duplicates = 0;
-    for (const result of results) {
+    results.forEach((result, index) => {
       if (result.kind === 'duplicate') {
         duplicates += 1;
-        continue;
+        return;
       }
+      const event = events[index];
       deps.events.emit('event:ingested', {
         id: result.id,
         contactId: result.contactId,
         name: result.name,
         occurredAt: result.occurredAt,
+        ...(event ? { receivedAt: event.receivedAt, properties: event.properties } : {}),
       });
-    }
+    });
     const accepted = results.length - duplicates;
     deps.events.emit('events:accepted', { endpoint, stored: accepted, duplicates });
     return {

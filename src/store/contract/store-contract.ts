@@ -16,6 +16,7 @@ import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
+import { journeysContract } from './journeys-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { segmentEngagementContract } from './segment-engagement-contract.js';
@@ -83,6 +84,7 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    journeysContract(makeStore);
     webhooksContract(makeStore);
     campaignsContract(makeStore);
     segmentEngagementContract(makeStore);

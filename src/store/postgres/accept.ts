@@ -50,6 +50,7 @@ const COLUMN_TYPES: Record<string, string> = {
   updated_at: 'bigint',
   expires_at: 'bigint',
   variant: 'integer',
+  event_received_at: 'bigint',
 };
 export const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
 export const RECORD = MESSAGE_INSERT_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c] ?? 'text'}`).join(

@@ -283,6 +283,95 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
 `,
   },
   {
+    // Journeys (docs/journeys.md): definitions and their versions, per-contact
+    // runs (the current instruction, a timer, the event waited for, a lease),
+    // the last entry per journey and contact (re-entry policy), the send log
+    // (frequency caps, and the guard that makes each send happen once),
+    // the backstop cursor over stored events, and segment memberships kept
+    // per event. messages.event_received_at carries the triggering event's
+    // receipt time to the delivery metrics.
+    id: '0008_journeys',
+    sql: `
+ALTER TABLE messages ADD COLUMN event_received_at bigint;
+
+CREATE TABLE journeys (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  status text NOT NULL CHECK (status IN ('draft', 'active', 'paused')),
+  version integer NOT NULL,
+  definition jsonb NOT NULL,
+  activated_at bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+CREATE TABLE journey_versions (
+  journey_id text COLLATE "C" NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  version integer NOT NULL,
+  definition jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  PRIMARY KEY (journey_id, version)
+);
+
+CREATE TABLE journey_runs (
+  id text COLLATE "C" PRIMARY KEY,
+  journey_id text COLLATE "C" NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  version integer NOT NULL,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  trigger_key text NOT NULL,
+  trigger jsonb NOT NULL,
+  status text NOT NULL CHECK (status IN ('active', 'completed', 'exited', 'failed')),
+  pc integer NOT NULL,
+  next_at bigint NOT NULL,
+  wait_event text,
+  waiting_since bigint,
+  lease_owner text,
+  last_error text,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  UNIQUE (journey_id, trigger_key)
+);
+CREATE INDEX journey_runs_due ON journey_runs (next_at) WHERE status = 'active';
+CREATE INDEX journey_runs_waiting ON journey_runs (contact_id, wait_event)
+  WHERE wait_event IS NOT NULL;
+CREATE INDEX journey_runs_journey ON journey_runs (journey_id, id);
+
+CREATE TABLE journey_entries (
+  journey_id text COLLATE "C" NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  entered_at bigint NOT NULL,
+  PRIMARY KEY (journey_id, contact_id)
+);
+
+CREATE TABLE journey_sends (
+  message_id text COLLATE "C" PRIMARY KEY,
+  run_id text COLLATE "C" NOT NULL,
+  journey_id text COLLATE "C" NOT NULL,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  pc integer NOT NULL,
+  sent_at bigint NOT NULL
+);
+CREATE INDEX journey_sends_contact ON journey_sends (contact_id, sent_at);
+CREATE INDEX journey_sends_run ON journey_sends (run_id);
+
+CREATE TABLE event_cursors (
+  name text COLLATE "C" PRIMARY KEY,
+  received_at bigint NOT NULL,
+  event_id text NOT NULL,
+  owner text,
+  lease_until bigint
+);
+CREATE INDEX events_received ON events (received_at, id);
+
+CREATE TABLE segment_members (
+  segment_id text COLLATE "C" NOT NULL REFERENCES segments (id) ON DELETE CASCADE,
+  contact_id text COLLATE "C" NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  entered_at bigint NOT NULL,
+  PRIMARY KEY (segment_id, contact_id)
+);
+`,
+  },
+  {
     // Segment engagement conditions: as on SQLite (see its comment), the
     // rows with no contact, by address, for the per-contact count.
     id: '0011_segment_engagement',

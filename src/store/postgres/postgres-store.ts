@@ -23,6 +23,7 @@ import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
 import { PgEngagementStore } from './engagement.js';
+import { PgJourneyStore } from './journeys.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
 import { PgNotifier, pgChannelName } from './pg-notifier.js';
@@ -116,6 +117,7 @@ export class PostgresStore implements Store {
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
   readonly campaigns: PgCampaignStore;
+  readonly journeys: PgJourneyStore;
   readonly wakeups: PgNotifier;
   readonly webhooks: PgWebhookStore;
   readonly complaints: PgComplaintStore;
@@ -138,6 +140,7 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.journeys = new PgJourneyStore(this.db);
     this.webhooks = new PgWebhookStore(this.db);
     this.complaints = new PgComplaintStore(this.db);
     this.campaigns = new PgCampaignStore(this.db);

@@ -271,6 +271,95 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
 `,
   },
   {
+    // Journeys (docs/journeys.md): definitions and their versions, per-contact
+    // runs (the current instruction, a timer, the event waited for, a lease),
+    // the last entry per journey and contact (re-entry policy), the send log
+    // (frequency caps, and the guard that makes each send happen once),
+    // the backstop cursor over stored events, and segment memberships kept
+    // per event. messages.event_received_at carries the triggering event's
+    // receipt time to the delivery metrics.
+    id: '0008_journeys',
+    sql: `
+ALTER TABLE messages ADD COLUMN event_received_at INTEGER;
+
+CREATE TABLE journeys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL CHECK (status IN ('draft', 'active', 'paused')),
+  version INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  activated_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE journey_versions (
+  journey_id TEXT NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  definition TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (journey_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE journey_runs (
+  id TEXT PRIMARY KEY,
+  journey_id TEXT NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  trigger_key TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'exited', 'failed')),
+  pc INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  wait_event TEXT,
+  waiting_since INTEGER,
+  lease_owner TEXT,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (journey_id, trigger_key)
+);
+CREATE INDEX journey_runs_due ON journey_runs (next_at) WHERE status = 'active';
+CREATE INDEX journey_runs_waiting ON journey_runs (contact_id, wait_event)
+  WHERE wait_event IS NOT NULL;
+CREATE INDEX journey_runs_journey ON journey_runs (journey_id, id);
+
+CREATE TABLE journey_entries (
+  journey_id TEXT NOT NULL REFERENCES journeys (id) ON DELETE CASCADE,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  entered_at INTEGER NOT NULL,
+  PRIMARY KEY (journey_id, contact_id)
+) WITHOUT ROWID;
+
+CREATE TABLE journey_sends (
+  message_id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL,
+  journey_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  pc INTEGER NOT NULL,
+  sent_at INTEGER NOT NULL
+);
+CREATE INDEX journey_sends_contact ON journey_sends (contact_id, sent_at);
+CREATE INDEX journey_sends_run ON journey_sends (run_id);
+
+CREATE TABLE event_cursors (
+  name TEXT PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  owner TEXT,
+  lease_until INTEGER
+);
+CREATE INDEX events_received ON events (received_at, id);
+
+CREATE TABLE segment_members (
+  segment_id TEXT NOT NULL REFERENCES segments (id) ON DELETE CASCADE,
+  contact_id TEXT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+  entered_at INTEGER NOT NULL,
+  PRIMARY KEY (segment_id, contact_id)
+) WITHOUT ROWID;
+`,
+  },
+  {
     // Segment engagement conditions (docs/segments.md) count, per contact,
     // its engagement rows by contact_id (engagement_contact, 0005) and the
     // rows recorded with no contact for its address: an open of a message

@@ -25,6 +25,7 @@ import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
 import { SqliteEngagementStore } from './engagement.js';
+import { SqliteJourneyStore } from './journeys.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -89,6 +90,7 @@ export class SqliteStore implements Store {
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
   readonly campaigns: SqliteCampaignStore;
+  readonly journeys: SqliteJourneyStore;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
   readonly webhooks: SqliteWebhookStore;
@@ -109,6 +111,7 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.journeys = new SqliteJourneyStore(this.cache);
     this.webhooks = new SqliteWebhookStore(this.cache);
     this.complaints = new SqliteComplaintStore(this.cache);
     this.campaigns = new SqliteCampaignStore(this.cache);
@@ -161,7 +164,7 @@ export class SqliteStore implements Store {
 
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
-    await Promise.all([this.messages.close(), this.events.close()]);
+    await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
     if (this.db.open) this.db.close();
   }
 }
