@@ -19,6 +19,8 @@ import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
 import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
+import { LeaderDuties } from './cluster/leader-duties.js';
+import { retentionDuty } from './cluster/retention.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -54,7 +56,10 @@ export async function startSluice(
   const logger = options.logger ?? createLogger(config.log.level);
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
 
-  const store = await openStore(config.database.url, { poolSize: config.database.poolSize });
+  const store = await openStore(config.database.url, {
+    poolSize: config.database.poolSize,
+    ...(config.cluster ? { leaderCheckIntervalMs: config.cluster.leaderCheckIntervalMs } : {}),
+  });
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const cleanUp = async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
@@ -131,6 +136,21 @@ export async function startSluice(
         });
         cleanups.push(unlisten);
       }
+    }
+
+    // Singleton duties: one node of the cluster runs each (src/cluster/).
+    const duties = new LeaderDuties({ leadership: store.leadership, events, logger, clock });
+    cleanups.push(() => duties.stop());
+    if (config.retention?.messagesMs !== undefined) {
+      duties.add(
+        retentionDuty({
+          maintenance: store.maintenance,
+          clock,
+          logger,
+          maxAgeMs: config.retention.messagesMs,
+          intervalMs: config.retention.intervalMs,
+        }),
+      );
     }
 
     let stopping = false;

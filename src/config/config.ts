@@ -146,4 +146,8 @@ export interface SluiceConfig {
   tracking?: TrackingConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
+  /** Absent in hand-built configurations (tests): the defaults of the schema apply. */
+  cluster?: { leaderCheckIntervalMs: number; throttleChunkMs: number };
+  /** Absent in hand-built configurations (tests): nothing is deleted. */
+  retention?: { messagesMs?: number; intervalMs: number };
 }

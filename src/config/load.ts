@@ -351,6 +351,16 @@ function resolveConfig(
     },
     tracking: resolveTracking(input.tracking),
     source,
+    cluster: {
+      leaderCheckIntervalMs: parseDuration(input.cluster.leaderCheckInterval),
+      throttleChunkMs: parseDuration(input.cluster.throttleChunk),
+    },
+    retention: {
+      ...(input.retention.messages !== undefined
+        ? { messagesMs: parseDuration(input.retention.messages) }
+        : {}),
+      intervalMs: parseDuration(input.retention.interval),
+    },
   };
 }
 

@@ -40,6 +40,10 @@ export interface SluiceEventMap {
   'throttle:deferred': { scope: string; key: string };
   /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
   'throttle:rate': { group: string; factor: number; perSecond?: number };
+  /** This node started or stopped leading a singleton duty (src/cluster/). */
+  'leader:change': { duty: string; leading: boolean };
+  /** One run of a singleton duty ended (also after an error, which is logged). */
+  'leader:duty-run': { duty: string; durationMs: number };
 }
 
 type Listener<T> = (payload: T) => void;

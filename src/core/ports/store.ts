@@ -8,6 +8,7 @@
  * caller (see core/ids.ts), so both dialects store them the same way.
  * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
  */
+import type { Leadership } from './leadership.js';
 import type { Wakeups } from './wakeups.js';
 import type {
   AttemptRecord,
@@ -385,6 +386,18 @@ export interface EngagementStore {
   countForContact(contactId: string, kind: EngagementKind, since: number): Promise<number>;
 }
 
+// ── Maintenance (singleton duties) ───────────────────────────────────
+
+/** Housekeeping run by the leader of the `maintenance` duty (src/cluster/). */
+export interface MaintenanceStore {
+  /**
+   * Deletes up to `limit` messages in a final state whose last change is
+   * older than `before`, with their attempts and idempotency keys, in one
+   * transaction; returns how many. Engagement rows are kept (statistics).
+   */
+  purgeFinished(before: number, limit: number): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -405,4 +418,7 @@ export interface Store {
   readonly engagement: EngagementStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
+  /** Leadership for singleton duties (a `singleWriter` store's one process always leads). */
+  readonly leadership: Leadership;
+  readonly maintenance: MaintenanceStore;
 }

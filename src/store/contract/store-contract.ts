@@ -15,6 +15,7 @@ import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
+import { maintenanceContract } from './maintenance-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { segmentsContract } from './segments-contract.js';
@@ -80,5 +81,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    maintenanceContract(makeStore);
   });
 }

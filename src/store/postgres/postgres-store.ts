@@ -23,6 +23,8 @@ import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgListStore } from './lists.js';
+import { PgMaintenanceStore } from './maintenance.js';
+import { DEFAULT_LEADER_CHECK_INTERVAL_MS, PgLeadership } from './pg-leadership.js';
 import { PgMessageStore } from './messages.js';
 import { PgNotifier, pgChannelName } from './pg-notifier.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -41,6 +43,8 @@ export interface PostgresStoreOptions {
    * HTTP client gets its 503 before it gives up.
    */
   connectionTimeoutMs?: number;
+  /** How often the leadership connection checks its session and tries for duties it does not lead. */
+  leaderCheckIntervalMs?: number;
 }
 
 const DEFAULT_POOL_SIZE = 10;
@@ -93,7 +97,20 @@ export function openPostgresStore(
       keepAlive: true,
       types: typeParsers,
     });
-  return new PostgresStore(pool, options.schema, newClient);
+  // The leadership connection: its own session (advisory locks belong to
+  // it); a check that does not answer within the interval counts as lost.
+  const leaderCheckIntervalMs = options.leaderCheckIntervalMs ?? DEFAULT_LEADER_CHECK_INTERVAL_MS;
+  const newLeaderClient = () =>
+    new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: Math.max(leaderCheckIntervalMs, 1_000),
+      query_timeout: Math.max(leaderCheckIntervalMs, 1_000),
+      application_name: 'sluice-leader',
+      keepAlive: true,
+      types: typeParsers,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+  return new PostgresStore(pool, options.schema, newClient, newLeaderClient, leaderCheckIntervalMs);
 }
 
 export class PostgresStore implements Store {
@@ -113,6 +130,8 @@ export class PostgresStore implements Store {
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
   readonly wakeups: PgNotifier;
+  readonly leadership: PgLeadership;
+  readonly maintenance: PgMaintenanceStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -120,6 +139,8 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     private readonly schema: string | undefined,
     newClient: () => pg.Client,
+    newLeaderClient: () => pg.Client = newClient,
+    leaderCheckIntervalMs?: number,
   ) {
     this.db = new PgDatabase(pool);
     this.wakeups = new PgNotifier({ db: this.db, newClient, ...(schema ? { schema } : {}) });
@@ -132,6 +153,12 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.leadership = new PgLeadership({
+      newClient: newLeaderClient,
+      ...(schema ? { schema } : {}),
+      ...(leaderCheckIntervalMs !== undefined ? { checkIntervalMs: leaderCheckIntervalMs } : {}),
+    });
+    this.maintenance = new PgMaintenanceStore(this.db);
   }
 
   /**
@@ -175,7 +202,12 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.messages.close(), this.events.close(), this.wakeups.close()]);
+    await Promise.all([
+      this.messages.close(),
+      this.events.close(),
+      this.wakeups.close(),
+      this.leadership.close(),
+    ]);
     await this.pool.end();
   }
 }

@@ -17,6 +17,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { soleLeadership } from '../../core/ports/leadership.js';
 import { noWakeups } from '../../core/ports/wakeups.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
@@ -25,6 +26,7 @@ import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
 import { SqliteEngagementStore } from './engagement.js';
 import { SqliteListStore } from './lists.js';
+import { SqliteMaintenanceStore } from './maintenance.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { mapSqliteError, promised } from './sqlite-errors.js';
@@ -87,6 +89,9 @@ export class SqliteStore implements Store {
   readonly engagement: SqliteEngagementStore;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
+  /** One process: it leads every singleton duty. */
+  readonly leadership = soleLeadership;
+  readonly maintenance: SqliteMaintenanceStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -103,6 +108,7 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.maintenance = new SqliteMaintenanceStore(this.cache);
   }
 
   /**
