@@ -21,6 +21,7 @@ import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
 import { LeaderDuties } from './cluster/leader-duties.js';
 import { retentionDuty } from './cluster/retention.js';
+import { ClusterRateLimiter } from './delivery/cluster-rate-limiter.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -102,7 +103,16 @@ export async function startSluice(
     const role = config.node?.role ?? 'all';
     const worker =
       config.delivery.enabled && role !== 'api'
-        ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
+        ? new DeliveryWorker({
+            store,
+            config,
+            clock,
+            events,
+            logger,
+            templates,
+            nodeId,
+            ...clusterLimiter(store, config, clock, logger),
+          })
         : undefined;
     if (worker) {
       if (store.capabilities.singleWriter) {
@@ -141,6 +151,14 @@ export async function startSluice(
     // Singleton duties: one node of the cluster runs each (src/cluster/).
     const duties = new LeaderDuties({ leadership: store.leadership, events, logger, clock });
     cleanups.push(() => duties.stop());
+    if (store.rateTokens) {
+      const rateTokens = store.rateTokens;
+      duties.add({
+        name: 'throttle-buckets',
+        intervalMs: BUCKET_PRUNE_INTERVAL_MS,
+        run: async () => void (await rateTokens.prune(BUCKET_PRUNE_INTERVAL_MS)),
+      });
+    }
     if (config.retention?.messagesMs !== undefined) {
       duties.add(
         retentionDuty({
@@ -207,4 +225,39 @@ export async function startSluice(
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Shared throttle buckets untouched this long are full again (no bucket
+ * holds more than a minute of refill), so deleting them changes nothing;
+ * pruned hourly by the leader of `throttle-buckets`.
+ */
+const BUCKET_PRUNE_INTERVAL_MS = 3_600_000;
+
+/** On a store shared by several processes, throttles hold cluster-wide (docs/scale-out.md). */
+function clusterLimiter(
+  store: Store,
+  config: Readonly<SluiceConfig>,
+  clock: Clock,
+  logger: Logger,
+): { limiter?: ClusterRateLimiter } {
+  if (!store.rateTokens) return {};
+  let lastLogged = 0;
+  return {
+    limiter: new ClusterRateLimiter({
+      tokens: store.rateTokens,
+      clock,
+      chunkMs: config.cluster?.throttleChunkMs ?? 200,
+      aheadMs: config.throttles.maxWaitMs,
+      onStoreError: (error) => {
+        // Once a minute at most: every throttled message would log it otherwise.
+        if (clock.now() - lastLogged < 60_000) return;
+        lastLogged = clock.now();
+        logger.warn(
+          { err: error },
+          'cannot lease throttle tokens from the database; holding mail back',
+        );
+      },
+    }),
+  };
 }

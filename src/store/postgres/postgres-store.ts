@@ -24,6 +24,7 @@ import { PgSegmentStore } from './segments.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgListStore } from './lists.js';
 import { PgMaintenanceStore } from './maintenance.js';
+import { PgRateTokenStore } from './rate-tokens.js';
 import { DEFAULT_LEADER_CHECK_INTERVAL_MS, PgLeadership } from './pg-leadership.js';
 import { PgMessageStore } from './messages.js';
 import { PgNotifier, pgChannelName } from './pg-notifier.js';
@@ -132,6 +133,7 @@ export class PostgresStore implements Store {
   readonly wakeups: PgNotifier;
   readonly leadership: PgLeadership;
   readonly maintenance: PgMaintenanceStore;
+  readonly rateTokens: PgRateTokenStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -159,6 +161,7 @@ export class PostgresStore implements Store {
       ...(leaderCheckIntervalMs !== undefined ? { checkIntervalMs: leaderCheckIntervalMs } : {}),
     });
     this.maintenance = new PgMaintenanceStore(this.db);
+    this.rateTokens = new PgRateTokenStore(this.db);
   }
 
   /**
