@@ -187,7 +187,7 @@ export async function startSluice(
         const checks: Record<string, string> = {};
         checks.shutdown = stopping ? 'stopping' : 'ok';
         try {
-          await store.ping();
+          await withTimeout(store.ping(), READINESS_TIMEOUT_MS);
           checks.database = 'ok';
         } catch (error) {
           logger.warn({ err: error }, 'readiness: the database does not answer');
@@ -260,4 +260,19 @@ function clusterLimiter(
       },
     }),
   };
+}
+
+/**
+ * Longest a readiness probe waits for the database: a server that does not
+ * answer (a dead network drops packets rather than refusing) must turn the
+ * node unready before the load balancer's probe gives up on its own.
+ */
+const READINESS_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
