@@ -721,7 +721,7 @@ export const ConfigSchema = Type.Object(
         ),
         throttleChunk: Duration(
           '200ms',
-          'PostgreSQL: how much of a rate a node leases from the database at once (tokens = the rate × this, at least 1). Larger: fewer database round trips, more tokens a node may hold unused; leased tokens not used within `throttles.maxWait` of their time are dropped.',
+          'PostgreSQL: how much of a rate a node leases from the database at once (tokens = the rate × this, at least 1). Larger: fewer database round trips, more tokens a node may hold unused; a leased token not used within this long (at least 100 ms) after it is due is dropped, which bounds the overshoot at the rate × this.',
         ),
       },
       {

@@ -23,12 +23,13 @@ const COUNT = 240;
 const HOLD_MS = 200;
 /**
  * Arrivals are stamped by the relay after DATA, not when the token was
- * taken: a wait for a connection or a slower transaction on a busy machine
- * moves a message later and bunches arrivals. A quarter second of such
- * jitter is allowed (10 messages at 40/s); three nodes each holding the
- * limit alone would exceed the bound by far more (3 × 40 in the first second).
+ * taken: a wait for a connection, a slower transaction or a stalled event
+ * loop on a busy machine moves messages later and bunches their arrivals.
+ * Half a second of such jitter is allowed (20 messages at 40/s); three
+ * nodes each holding the limit alone would exceed the bound by far more
+ * (3 × 40 in the first second alone).
  */
-const JITTER_MS = 250;
+const JITTER_MS = 500;
 const SLACK = 2;
 
 describe(
