@@ -350,6 +350,21 @@ function resolveConfig(
       ...resolveBounceRules(input.bounces.rulesFile, cwd),
     },
     tracking: resolveTracking(input.tracking),
+    webhooks: {
+      allowPrivateNetworks: input.webhooks.allowPrivateNetworks,
+      timeoutMs: parseDuration(input.webhooks.timeout),
+      concurrency: input.webhooks.concurrency,
+      perEndpointConcurrency: input.webhooks.perEndpointConcurrency,
+      pollIntervalMs: parseDuration(input.webhooks.pollInterval),
+      retry: {
+        initialDelayMs: parseDuration(input.webhooks.retry.initialDelay),
+        multiplier: input.webhooks.retry.multiplier,
+        maxDelayMs: parseDuration(input.webhooks.retry.maxDelay),
+        jitter: input.webhooks.retry.jitter,
+        windowMs: parseDuration(input.webhooks.retry.window),
+      },
+      retentionMs: parseDuration(input.webhooks.retention),
+    },
     source,
     cluster: {
       leaderCheckIntervalMs: parseDuration(input.cluster.leaderCheckInterval),

@@ -20,6 +20,7 @@ import type {
 import type { Settlement } from '../outcome.js';
 import type { SegmentCondition } from '../segment.js';
 import type { Suppression, SuppressionUpsert } from '../suppression.js';
+import type { ComplaintStore, WebhookStore } from './webhook-store.js';
 
 /**
  * Dialect differences, declared once. Callers branch on these, never on the
@@ -461,6 +462,10 @@ export interface Store {
   readonly engagement: EngagementStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
+  /** Outgoing webhooks: endpoints and the delivery outbox (ports/webhook-store.ts). */
+  readonly webhooks: WebhookStore;
+  /** Spam complaints: suppression, contact status and the `complained` event in one transaction. */
+  readonly complaints: ComplaintStore;
   /** Leadership for singleton duties (a `singleWriter` store's one process always leads). */
   readonly leadership: Leadership;
   readonly maintenance: MaintenanceStore;

@@ -32,6 +32,8 @@ import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgDatabase } from './pg-database.js';
 import { PgSuppressionStore } from './suppressions.js';
 import { PgTemplateStore } from './templates.js';
+import { PgComplaintStore } from './complaints.js';
+import { PgWebhookStore } from './webhooks.js';
 
 export interface PostgresStoreOptions {
   /** Connections in the pool; concurrent statements beyond it wait for one. */
@@ -131,6 +133,8 @@ export class PostgresStore implements Store {
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
   readonly wakeups: PgNotifier;
+  readonly webhooks: PgWebhookStore;
+  readonly complaints: PgComplaintStore;
   readonly leadership: PgLeadership;
   readonly maintenance: PgMaintenanceStore;
   readonly rateTokens: PgRateTokenStore;
@@ -155,6 +159,8 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.webhooks = new PgWebhookStore(this.db);
+    this.complaints = new PgComplaintStore(this.db);
     this.leadership = new PgLeadership({
       newClient: newLeaderClient,
       ...(schema ? { schema } : {}),
