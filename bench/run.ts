@@ -5,8 +5,11 @@
  * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it).
  * `--seconds N` (or SLUICE_BENCH_TRIGGER_SECONDS) sets each rate of the
  * triggers benchmark (default 30); `--only triggers` runs that one alone.
+ * SLUICE_BENCH_DATABASE_URL (a PostgreSQL server) adds delivery on PostgreSQL
+ * with SLUICE_BENCH_NODES node processes (default 1,2,3; bench/cluster-delivery.ts).
  */
 import { cpus, totalmem } from 'node:os';
+import { printClusterDeliveryBenchmark } from './cluster-delivery.js';
 import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
 import { printDkimBenchmark } from './dkim.js';
 import { printImportBenchmark } from './import.js';
@@ -95,6 +98,11 @@ async function main(): Promise<void> {
 
   await printSmtpClientBenchmark(RUNS, MESSAGES);
   await printDeliveryBenchmark(RUNS, MESSAGES);
+  const pgUrl = process.env.SLUICE_BENCH_DATABASE_URL;
+  if (pgUrl) {
+    const nodes = (process.env.SLUICE_BENCH_NODES ?? '1,2,3').split(',').map(Number);
+    await printClusterDeliveryBenchmark(pgUrl, RUNS, MESSAGES, nodes);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -20,6 +20,9 @@ import type { Store } from './core/ports/store.js';
 import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
 import { CampaignScheduler } from './campaigns/scheduler.js';
+import { LeaderDuties } from './cluster/leader-duties.js';
+import { retentionDuty } from './cluster/retention.js';
+import { ClusterRateLimiter } from './delivery/cluster-rate-limiter.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { JourneyRunner } from './realtime/journey-runner.js';
@@ -61,7 +64,10 @@ export async function startSluice(
   const logger = options.logger ?? createLogger(config.log.level);
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
 
-  const store = await openStore(config.database.url, { poolSize: config.database.poolSize });
+  const store = await openStore(config.database.url, {
+    poolSize: config.database.poolSize,
+    ...(config.cluster ? { leaderCheckIntervalMs: config.cluster.leaderCheckIntervalMs } : {}),
+  });
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const cleanUp = async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
@@ -104,7 +110,16 @@ export async function startSluice(
     const role = config.node?.role ?? 'all';
     const worker =
       config.delivery.enabled && role !== 'api'
-        ? new DeliveryWorker({ store, config, clock, events, logger, templates, nodeId })
+        ? new DeliveryWorker({
+            store,
+            config,
+            clock,
+            events,
+            logger,
+            templates,
+            nodeId,
+            ...clusterLimiter(store, config, clock, logger),
+          })
         : undefined;
     if (worker) {
       if (store.capabilities.singleWriter) {
@@ -225,6 +240,28 @@ export async function startSluice(
       scheduler.start();
       cleanups.push(() => scheduler.stop());
     }
+    // Singleton duties: one node of the cluster runs each (src/cluster/).
+    const duties = new LeaderDuties({ leadership: store.leadership, events, logger, clock });
+    cleanups.push(() => duties.stop());
+    if (store.rateTokens) {
+      const rateTokens = store.rateTokens;
+      duties.add({
+        name: 'throttle-buckets',
+        intervalMs: BUCKET_PRUNE_INTERVAL_MS,
+        run: async () => void (await rateTokens.prune(BUCKET_PRUNE_INTERVAL_MS)),
+      });
+    }
+    if (config.retention?.messagesMs !== undefined) {
+      duties.add(
+        retentionDuty({
+          maintenance: store.maintenance,
+          clock,
+          logger,
+          maxAgeMs: config.retention.messagesMs,
+          intervalMs: config.retention.intervalMs,
+        }),
+      );
+    }
 
     let stopping = false;
     const app: FastifyInstance = await buildApp({
@@ -245,7 +282,7 @@ export async function startSluice(
         const checks: Record<string, string> = {};
         checks.shutdown = stopping ? 'stopping' : 'ok';
         try {
-          await store.ping();
+          await withTimeout(store.ping(), READINESS_TIMEOUT_MS);
           checks.database = 'ok';
         } catch (error) {
           logger.warn({ err: error }, 'readiness: the database does not answer');
@@ -284,4 +321,54 @@ export async function startSluice(
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Shared throttle buckets untouched this long are full again (no bucket
+ * holds more than a minute of refill), so deleting them changes nothing;
+ * pruned hourly by the leader of `throttle-buckets`.
+ */
+const BUCKET_PRUNE_INTERVAL_MS = 3_600_000;
+
+/** On a store shared by several processes, throttles hold cluster-wide (docs/scale-out.md). */
+function clusterLimiter(
+  store: Store,
+  config: Readonly<SluiceConfig>,
+  clock: Clock,
+  logger: Logger,
+): { limiter?: ClusterRateLimiter } {
+  if (!store.rateTokens) return {};
+  let lastLogged = 0;
+  return {
+    limiter: new ClusterRateLimiter({
+      tokens: store.rateTokens,
+      clock,
+      chunkMs: config.cluster?.throttleChunkMs ?? 200,
+      aheadMs: config.throttles.maxWaitMs,
+      onStoreError: (error) => {
+        // Once a minute at most: every throttled message would log it otherwise.
+        if (clock.now() - lastLogged < 60_000) return;
+        lastLogged = clock.now();
+        logger.warn(
+          { err: error },
+          'cannot lease throttle tokens from the database; holding mail back',
+        );
+      },
+    }),
+  };
+}
+
+/**
+ * Longest a readiness probe waits for the database: a server that does not
+ * answer (a dead network drops packets rather than refusing) must turn the
+ * node unready before the load balancer's probe gives up on its own.
+ */
+const READINESS_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { isSluiceError } from '../core/errors.js';
 import { ConfigError } from '../config/load.js';
+import { registerBackup } from './commands/backup.js';
 import { registerBounceCheck } from './commands/bounce-check.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerImport } from './commands/import.js';
@@ -29,6 +30,7 @@ registerSink(program);
 registerOpenapi(program);
 registerConfigCommands(program);
 registerBounceCheck(program);
+registerBackup(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || isSluiceError(error)) {

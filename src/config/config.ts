@@ -199,6 +199,10 @@ export interface SluiceConfig {
   campaigns?: CampaignsConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
+  /** Absent in hand-built configurations (tests): the defaults of the schema apply. */
+  cluster?: { leaderCheckIntervalMs: number; throttleChunkMs: number };
+  /** Absent in hand-built configurations (tests): nothing is deleted. */
+  retention?: { messagesMs?: number; intervalMs: number };
 }
 
 export interface CampaignsConfig {

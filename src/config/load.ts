@@ -375,6 +375,16 @@ function resolveConfig(
       guard: { ...input.campaigns.guard },
     },
     source,
+    cluster: {
+      leaderCheckIntervalMs: parseDuration(input.cluster.leaderCheckInterval),
+      throttleChunkMs: parseDuration(input.cluster.throttleChunk),
+    },
+    retention: {
+      ...(input.retention.messages !== undefined
+        ? { messagesMs: parseDuration(input.retention.messages) }
+        : {}),
+      intervalMs: parseDuration(input.retention.interval),
+    },
   };
 }
 

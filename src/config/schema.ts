@@ -905,6 +905,37 @@ export const ConfigSchema = Type.Object(
       '30s',
       'On SIGTERM/SIGINT, how long to let in-flight sends finish before handing the rest back.',
     ),
+    cluster: Type.Object(
+      {
+        leaderCheckInterval: Duration(
+          '2s',
+          'PostgreSQL: how often a node checks that it still leads its singleton duties, and tries for the ones it does not. A dead leader is replaced within about this long after its session ends.',
+        ),
+        throttleChunk: Duration(
+          '200ms',
+          'PostgreSQL: how much of a rate a node leases from the database at once (tokens = the rate × this, at least 1). Larger: fewer database round trips, more tokens a node may hold unused; a leased token not used within this long (at least 100 ms) after it is due is dropped, which bounds the overshoot at the rate × this.',
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description:
+          'Several nodes on one PostgreSQL: leadership and cluster-wide throttles (docs/scale-out.md).',
+      },
+    ),
+    retention: Type.Object(
+      {
+        messages: OptionalDuration(
+          'Delete messages in a final state (delivered, bounced, expired, failed, suppressed), with their attempts and idempotency keys, this long after their last change. Absent: keep them.',
+        ),
+        interval: Duration('10m', 'How often the retention duty runs (on the leader only).'),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Housekeeping, run by one node of the cluster (docs/scale-out.md).',
+      },
+    ),
   },
   { additionalProperties: false },
 );

@@ -81,6 +81,10 @@ export interface SluiceEventMap {
   'campaign:batch': { id: string; created: number; suppressed: number; durationMs: number };
   /** An A/B test was decided: the winning variant's index. */
   'campaign:winner': { id: string; variant: number; metric: string };
+  /** This node started or stopped leading a singleton duty (src/cluster/). */
+  'leader:change': { duty: string; leading: boolean };
+  /** One run of a singleton duty ended (also after an error, which is logged). */
+  'leader:duty-run': { duty: string; durationMs: number };
 }
 
 type Listener<T> = (payload: T) => void;

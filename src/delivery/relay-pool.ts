@@ -116,7 +116,7 @@ export class RelayPool {
       const rate = relay.rate;
       if (rate) {
         const now = this.context.clock.now();
-        const reservation = this.context.limiter.reserve(
+        const reservation = await this.context.limiter.reserve(
           [{ key: `relay:${relay.name}`, limit: rate }],
           now,
           this.context.maxWaitMs,

@@ -25,8 +25,9 @@
  * multiplies the group's rate and connection limit by a factor < 1 for a
  * while; a group with no configured limits has nothing to scale.
  *
- * Rate state lives behind the RateLimiter port, so it can be made
- * cluster-wide; connection counts and adaptive factors are per process.
+ * Rate state lives behind the RateLimiter port: in memory on SQLite,
+ * cluster-wide on PostgreSQL (cluster-rate-limiter.ts); connection counts
+ * and adaptive factors are per process.
  */
 import type { DomainLimitsConfig, SluiceConfig } from '../config/config.js';
 import {
@@ -127,7 +128,7 @@ export class Throttles {
 
     const rates = this.rateRequests(request.pool, group, limits, factor);
     if (rates.length > 0) {
-      const reservation = this.options.limiter.reserve(rates, started, maxWaitMs);
+      const reservation = await this.options.limiter.reserve(rates, started, maxWaitMs);
       if (!reservation.ok) {
         this.options.events.emit('throttle:deferred', { scope: 'rate', key: this.label(group) });
         return {

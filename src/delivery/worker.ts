@@ -45,6 +45,7 @@ import { isSluiceError } from '../core/errors.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
 import type { ClaimedMessage } from '../core/message.js';
 import type { SendResult, Settlement } from '../core/outcome.js';
+import type { RateLimiter } from '../core/ports/rate-limiter.js';
 import type { Store, Template } from '../core/ports/store.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { verpAddress } from '../core/verp.js';
@@ -89,6 +90,8 @@ export interface DeliveryWorkerOptions {
   nodeId: string;
   /** Random source of the retry jitter; tests pin it. */
   random?: () => number;
+  /** Where rate tokens live; default: this process's memory (cluster-wide on PostgreSQL: main.ts). */
+  limiter?: RateLimiter;
 }
 
 type Prepared = { kind: 'ready'; raw: Buffer; pool?: string } | { kind: 'failed'; reason: string };
@@ -112,7 +115,13 @@ export class DeliveryWorker {
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     const { config, events, logger, store } = options;
-    this.pools = new RelayPools({ config, events, logger, clock: options.clock });
+    this.pools = new RelayPools({
+      config,
+      events,
+      logger,
+      clock: options.clock,
+      ...(options.limiter ? { limiter: options.limiter } : {}),
+    });
     this.sleeper = new LoopSleep(options.clock);
     this.signer = DkimSigner.fromConfig(config.dkim ?? [], logger);
     // Every message waiting for a connection listens on this one signal

@@ -317,6 +317,7 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     events.on('message:expired', () => expired.inc()),
     events.on('message:failed', () => failed.inc()),
     events.on('relay:connection-error', (e) => connectionErrors.inc({ relay: e.relay })),
+    ...clusterMetrics(registry, events),
   ];
 
   return {
@@ -324,4 +325,33 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     render: () => registry.metrics(),
     close: () => unsubscribe.forEach((off) => off()),
   };
+}
+
+/** Leadership of singleton duties (src/cluster/); returns the unsubscribes. */
+function clusterMetrics(registry: client.Registry, events: EventBus): (() => void)[] {
+  const leader = new client.Gauge({
+    name: 'sluice_leader',
+    help: 'Whether this node leads a singleton duty (1) or not (0), by duty.',
+    labelNames: ['duty'],
+    registers: [registry],
+  });
+  const dutyRuns = new client.Counter({
+    name: 'sluice_duty_runs_total',
+    help: 'Runs of a singleton duty on this node, by duty.',
+    labelNames: ['duty'],
+    registers: [registry],
+  });
+  const dutySeconds = new client.Counter({
+    name: 'sluice_duty_seconds_total',
+    help: 'Time spent running a singleton duty on this node, by duty.',
+    labelNames: ['duty'],
+    registers: [registry],
+  });
+  return [
+    events.on('leader:change', (e) => leader.set({ duty: e.duty }, e.leading ? 1 : 0)),
+    events.on('leader:duty-run', (e) => {
+      dutyRuns.inc({ duty: e.duty });
+      dutySeconds.inc({ duty: e.duty }, e.durationMs / 1000);
+    }),
+  ];
 }

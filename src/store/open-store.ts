@@ -17,6 +17,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** PostgreSQL schema for every table, created if missing; `public` when absent. */
   schema?: string;
+  /** PostgreSQL: how often the leadership connection checks in (PgLeadership). */
+  leaderCheckIntervalMs?: number;
 }
 
 export type DatabaseTarget =
@@ -67,6 +69,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   return openPostgresStore(target.connectionString, {
     ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
     ...(options.schema !== undefined ? { schema: options.schema } : {}),
+    ...(options.leaderCheckIntervalMs !== undefined
+      ? { leaderCheckIntervalMs: options.leaderCheckIntervalMs }
+      : {}),
   });
 }
 

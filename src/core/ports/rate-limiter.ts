@@ -2,7 +2,8 @@
  * The throttles' store of tokens, behind a port so that the scale-out work
  * can hold rates cluster-wide: a database-backed implementation leases
  * blocks of tokens per key (refilled in the background), so `reserve` stays
- * synchronous on the hot path. Today: `MemoryRateLimiter` (one process).
+ * synchronous on the hot path: `MemoryRateLimiter` (one process, core/token-bucket.ts)
+ * and `ClusterRateLimiter` (PostgreSQL, delivery/cluster-rate-limiter.ts).
  */
 
 /** A rate as configured: tokens per second and/or per hour. */
@@ -28,7 +29,13 @@ export interface RateLimiter {
   /**
    * One token from every bucket of `requests`, all or nothing. When the last
    * token would only be free within `maxWaitMs`, it is reserved ahead (the
-   * caller sleeps `waitMs` and then goes: no polling).
+   * caller sleeps `waitMs` and then goes: no polling). Synchronous when it
+   * can answer from memory; a promise when it must ask the database first
+   * (the cluster limiter with no tokens in hand).
    */
-  reserve(requests: readonly RateRequest[], now: number, maxWaitMs: number): Reservation;
+  reserve(
+    requests: readonly RateRequest[],
+    now: number,
+    maxWaitMs: number,
+  ): Reservation | Promise<Reservation>;
 }

@@ -8,6 +8,7 @@
  * caller (see core/ids.ts), so both dialects store them the same way.
  * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
  */
+import type { Leadership } from './leadership.js';
 import type { Wakeups } from './wakeups.js';
 import type {
   Campaign,
@@ -703,6 +704,51 @@ export interface JourneyStore {
   ): Promise<'entered' | 'left' | 'unchanged'>;
 }
 
+// ── Maintenance (singleton duties) ───────────────────────────────────
+
+/** Housekeeping run by the leader of the `maintenance` duty (src/cluster/). */
+export interface MaintenanceStore {
+  /**
+   * Deletes up to `limit` messages in a final state whose last change is
+   * older than `before`, with their attempts and idempotency keys, in one
+   * transaction; returns how many. Engagement rows are kept (statistics).
+   */
+  purgeFinished(before: number, limit: number): Promise<number>;
+}
+
+// ── Cluster-wide rate tokens ─────────────────────────────────────────
+
+/** A lease of up to `want` tokens from one shared token bucket. */
+export interface RateTokenLease {
+  /** Bucket id (`domain:google#second`). */
+  id: string;
+  capacity: number;
+  ratePerMs: number;
+  want: number;
+  /** The bucket may be reserved this far ahead (ms of refill), so tokens may be due later. */
+  aheadMs: number;
+}
+
+export interface RateTokenGrant {
+  id: string;
+  /** Tokens granted: token j (1-based) is usable (j − before) / ratePerMs ms after the grant (now if ≤ 0). */
+  granted: number;
+  /** Tokens in the bucket before the grant (below zero: already reserved ahead). */
+  before: number;
+}
+
+/**
+ * Token buckets shared by every node (PostgreSQL), behind the cluster rate
+ * limiter (src/delivery/cluster-rate-limiter.ts). Buckets refill by the
+ * database's clock.
+ */
+export interface RateTokenStore {
+  /** All the leases in one round trip (in id order, so that two nodes never deadlock). */
+  lease(requests: RateTokenLease[]): Promise<RateTokenGrant[]>;
+  /** Deletes buckets untouched for `idleMs` (they would be full again); returns how many. */
+  prune(idleMs: number): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -729,4 +775,9 @@ export interface Store {
   readonly webhooks: WebhookStore;
   /** Spam complaints: suppression, contact status and the `complained` event in one transaction. */
   readonly complaints: ComplaintStore;
+  /** Leadership for singleton duties (a `singleWriter` store's one process always leads). */
+  readonly leadership: Leadership;
+  readonly maintenance: MaintenanceStore;
+  /** Shared rate tokens, where several processes share the store (PostgreSQL); absent on SQLite. */
+  readonly rateTokens?: RateTokenStore;
 }

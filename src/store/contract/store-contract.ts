@@ -17,6 +17,7 @@ import { contactsContract } from './contacts-contract.js';
 import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
 import { journeysContract } from './journeys-contract.js';
+import { maintenanceContract } from './maintenance-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
 import { segmentEngagementContract } from './segment-engagement-contract.js';
@@ -88,5 +89,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     webhooksContract(makeStore);
     campaignsContract(makeStore);
     segmentEngagementContract(makeStore);
+    maintenanceContract(makeStore);
   });
 }

@@ -372,6 +372,42 @@ CREATE TABLE segment_members (
 `,
   },
   {
+    // Cluster-wide throttles (docs/scale-out.md): one token bucket per rate
+    // key and unit, shared by every node. Nodes lease tokens in chunks
+    // through sluice_lease_tokens, which refills the bucket by the database's
+    // clock (node clocks may disagree) and lets it go below zero by at most
+    // `ahead` ms of tokens: a reservation ahead, so that waiting nodes queue
+    // in time instead of polling. PostgreSQL only: SQLite runs one process,
+    // whose throttles stay in memory.
+    id: '0009_cluster',
+    sql: `
+CREATE TABLE throttle_buckets (
+  id text COLLATE "C" PRIMARY KEY,
+  tokens double precision NOT NULL,
+  updated_at bigint NOT NULL
+);
+CREATE FUNCTION sluice_lease_tokens(
+  p_id text, p_capacity double precision, p_rate_per_ms double precision,
+  p_want integer, p_ahead_ms double precision,
+  OUT before double precision, OUT granted integer)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  now_ms bigint := floor(extract(epoch FROM clock_timestamp()) * 1000);
+  held double precision;
+  at_ms bigint;
+BEGIN
+  INSERT INTO throttle_buckets (id, tokens, updated_at) VALUES (p_id, p_capacity, now_ms)
+    ON CONFLICT (id) DO NOTHING;
+  SELECT tokens, updated_at INTO held, at_ms FROM throttle_buckets WHERE id = p_id FOR UPDATE;
+  before := LEAST(p_capacity, held + GREATEST(0, now_ms - at_ms) * p_rate_per_ms);
+  granted := GREATEST(0, LEAST(p_want, floor(before + p_rate_per_ms * p_ahead_ms)))::integer;
+  UPDATE throttle_buckets SET tokens = before - granted, updated_at = GREATEST(at_ms, now_ms)
+    WHERE id = p_id;
+END
+$fn$;
+`,
+  },
+  {
     // Segment engagement conditions: as on SQLite (see its comment), the
     // rows with no contact, by address, for the per-contact count.
     id: '0011_segment_engagement',

@@ -25,6 +25,9 @@ import { PgSegmentStore } from './segments.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgJourneyStore } from './journeys.js';
 import { PgListStore } from './lists.js';
+import { PgMaintenanceStore } from './maintenance.js';
+import { PgRateTokenStore } from './rate-tokens.js';
+import { DEFAULT_LEADER_CHECK_INTERVAL_MS, PgLeadership } from './pg-leadership.js';
 import { PgMessageStore } from './messages.js';
 import { PgNotifier, pgChannelName } from './pg-notifier.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -45,6 +48,8 @@ export interface PostgresStoreOptions {
    * HTTP client gets its 503 before it gives up.
    */
   connectionTimeoutMs?: number;
+  /** How often the leadership connection checks its session and tries for duties it does not lead. */
+  leaderCheckIntervalMs?: number;
 }
 
 const DEFAULT_POOL_SIZE = 10;
@@ -97,7 +102,20 @@ export function openPostgresStore(
       keepAlive: true,
       types: typeParsers,
     });
-  return new PostgresStore(pool, options.schema, newClient);
+  // The leadership connection: its own session (advisory locks belong to
+  // it); a check that does not answer within the interval counts as lost.
+  const leaderCheckIntervalMs = options.leaderCheckIntervalMs ?? DEFAULT_LEADER_CHECK_INTERVAL_MS;
+  const newLeaderClient = () =>
+    new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: Math.max(leaderCheckIntervalMs, 1_000),
+      query_timeout: Math.max(leaderCheckIntervalMs, 1_000),
+      application_name: 'sluice-leader',
+      keepAlive: true,
+      types: typeParsers,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+  return new PostgresStore(pool, options.schema, newClient, newLeaderClient, leaderCheckIntervalMs);
 }
 
 export class PostgresStore implements Store {
@@ -121,6 +139,9 @@ export class PostgresStore implements Store {
   readonly wakeups: PgNotifier;
   readonly webhooks: PgWebhookStore;
   readonly complaints: PgComplaintStore;
+  readonly leadership: PgLeadership;
+  readonly maintenance: PgMaintenanceStore;
+  readonly rateTokens: PgRateTokenStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -128,6 +149,8 @@ export class PostgresStore implements Store {
     private readonly pool: pg.Pool,
     private readonly schema: string | undefined,
     newClient: () => pg.Client,
+    newLeaderClient: () => pg.Client = newClient,
+    leaderCheckIntervalMs?: number,
   ) {
     this.db = new PgDatabase(pool);
     this.wakeups = new PgNotifier({ db: this.db, newClient, ...(schema ? { schema } : {}) });
@@ -144,6 +167,13 @@ export class PostgresStore implements Store {
     this.webhooks = new PgWebhookStore(this.db);
     this.complaints = new PgComplaintStore(this.db);
     this.campaigns = new PgCampaignStore(this.db);
+    this.leadership = new PgLeadership({
+      newClient: newLeaderClient,
+      ...(schema ? { schema } : {}),
+      ...(leaderCheckIntervalMs !== undefined ? { checkIntervalMs: leaderCheckIntervalMs } : {}),
+    });
+    this.maintenance = new PgMaintenanceStore(this.db);
+    this.rateTokens = new PgRateTokenStore(this.db);
   }
 
   /**
@@ -187,7 +217,12 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.messages.close(), this.events.close(), this.wakeups.close()]);
+    await Promise.all([
+      this.messages.close(),
+      this.events.close(),
+      this.wakeups.close(),
+      this.leadership.close(),
+    ]);
     await this.pool.end();
   }
 }

@@ -17,6 +17,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { soleLeadership } from '../../core/ports/leadership.js';
 import { noWakeups } from '../../core/ports/wakeups.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
@@ -27,6 +28,7 @@ import { SqliteSegmentStore } from './segments.js';
 import { SqliteEngagementStore } from './engagement.js';
 import { SqliteJourneyStore } from './journeys.js';
 import { SqliteListStore } from './lists.js';
+import { SqliteMaintenanceStore } from './maintenance.js';
 import { SqliteMessageStore } from './messages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { mapSqliteError, promised } from './sqlite-errors.js';
@@ -95,6 +97,9 @@ export class SqliteStore implements Store {
   readonly wakeups = noWakeups;
   readonly webhooks: SqliteWebhookStore;
   readonly complaints: SqliteComplaintStore;
+  /** One process: it leads every singleton duty. */
+  readonly leadership = soleLeadership;
+  readonly maintenance: SqliteMaintenanceStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -115,6 +120,7 @@ export class SqliteStore implements Store {
     this.webhooks = new SqliteWebhookStore(this.cache);
     this.complaints = new SqliteComplaintStore(this.cache);
     this.campaigns = new SqliteCampaignStore(this.cache);
+    this.maintenance = new SqliteMaintenanceStore(this.cache);
   }
 
   /**
