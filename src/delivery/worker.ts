@@ -52,6 +52,7 @@ import { buildMime, renderContent } from '../render/compose.js';
 import { applyTracking } from '../render/tracking.js';
 import type { TemplateEngine } from '../render/liquid.js';
 import { DkimSigner } from './dkim-signer.js';
+import type { DeliverySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 import { LoopSleep, type SleepKind } from './loop-sleep.js';
 import { emitSettled } from './outcome-events.js';
@@ -134,6 +135,11 @@ export class DeliveryWorker {
   /** Messages claimed and not yet settled or released (for readiness and metrics). */
   get inFlight(): number {
     return this.claimed;
+  }
+
+  /** Relays, pools and throttles as they are now, for the dashboard and alerts. */
+  snapshot(): DeliverySnapshot {
+    return { inFlight: this.claimed, ...this.pools.snapshot() };
   }
 
   start(): void {

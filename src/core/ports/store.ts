@@ -9,12 +9,14 @@
  * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
  */
 import type { Wakeups } from './wakeups.js';
+import type { BounceCategory } from '../bounce.js';
 import type {
   AttemptRecord,
   ClaimedMessage,
   MessageStatus,
   NewMessage,
   StoredMessage,
+  Stream,
 } from '../message.js';
 import type { Settlement } from '../outcome.js';
 import type { SegmentCondition } from '../segment.js';
@@ -385,6 +387,41 @@ export interface EngagementStore {
   countForContact(contactId: string, kind: EngagementKind, since: number): Promise<number>;
 }
 
+// ── Dashboard queries ──────────────────────────────────────────────────
+
+/** A message as the dashboard lists it: no bodies, no variables. */
+export interface MessageSummary {
+  id: string;
+  stream: Stream;
+  from: string;
+  to: string;
+  /** The inline subject source; absent for a message sent with a template. */
+  subject?: string;
+  templateId?: string;
+  status: MessageStatus;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  lastError?: string;
+  bounceCategory?: BounceCategory;
+}
+
+export interface MessageSearchQuery extends PageQuery {
+  /**
+   * Messages to this address (exact; the domain compared lower-cased),
+   * newest first. Without it: the messages not yet final (queued, deferred,
+   * sending), oldest first.
+   */
+  recipient?: string;
+}
+
+/** Read-only queries of the operator's dashboard and the alerts (docs/dashboard.md). */
+export interface DashboardQueries {
+  searchMessages(query: MessageSearchQuery): Promise<Page<MessageSummary>>;
+  /** createdAt of the oldest message not yet final (queued, deferred, sending); undefined when none. */
+  oldestPendingAt(): Promise<number | undefined>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
@@ -405,4 +442,6 @@ export interface Store {
   readonly engagement: EngagementStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
+  /** The dashboard's message search and queue age. */
+  readonly dashboard: DashboardQueries;
 }

@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
+import { dashboardContract } from './dashboard-contract.js';
 import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
@@ -80,5 +81,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    dashboardContract(makeStore);
   });
 }

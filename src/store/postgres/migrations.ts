@@ -207,4 +207,13 @@ CREATE INDEX engagement_message ON engagement (message_id, at, id);
 CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
+  {
+    // The operator's dashboard: messages by recipient; the live queue by age (partial).
+    id: '0010_dashboard',
+    sql: `
+CREATE INDEX messages_recipient ON messages (to_email, created_at);
+CREATE INDEX messages_pending_age ON messages (created_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
 ];

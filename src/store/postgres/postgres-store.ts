@@ -21,6 +21,7 @@ import { PgApiKeyStore } from './api-keys.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
+import { PgDashboardQueries } from './dashboard-queries.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgListStore } from './lists.js';
 import { PgMessageStore } from './messages.js';
@@ -112,6 +113,7 @@ export class PostgresStore implements Store {
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
+  readonly dashboard: PgDashboardQueries;
   readonly wakeups: PgNotifier;
   private readonly db: PgDatabase;
   private closed = false;
@@ -132,6 +134,7 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.dashboard = new PgDashboardQueries(this.db);
   }
 
   /**

@@ -183,4 +183,16 @@ CREATE INDEX engagement_message ON engagement (message_id, at, id);
 CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
+  {
+    // The operator's dashboard (docs/dashboard.md): messages by recipient,
+    // newest first; and the messages not yet final by age, for the waiting
+    // list and the "oldest queued message" figure and alert. Partial, like
+    // the claim index: it holds the live queue only, not delivered history.
+    id: '0010_dashboard',
+    sql: `
+CREATE INDEX messages_recipient ON messages (to_email, created_at);
+CREATE INDEX messages_pending_age ON messages (created_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
 ];

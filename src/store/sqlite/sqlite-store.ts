@@ -23,6 +23,7 @@ import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
+import { SqliteDashboardQueries } from './dashboard-queries.js';
 import { SqliteEngagementStore } from './engagement.js';
 import { SqliteListStore } from './lists.js';
 import { SqliteMessageStore } from './messages.js';
@@ -85,6 +86,7 @@ export class SqliteStore implements Store {
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
+  readonly dashboard: SqliteDashboardQueries;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
   private readonly cache: StatementCache;
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.dashboard = new SqliteDashboardQueries(this.cache);
   }
 
   /**
