@@ -40,6 +40,13 @@ export interface SluiceEventMap {
   'throttle:deferred': { scope: string; key: string };
   /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
   'throttle:rate': { group: string; factor: number; perSecond?: number };
+  /**
+   * A recipient reported a message as spam (a feedback-loop report or a
+   * complaint recorded through the API), counted by the complaint-rate alert.
+   */
+  'message:complained': { id?: string; email: string };
+  /** An alert rule's firing instances changed (src/alerts/): how many fire now. */
+  'alert:state': { rule: string; firing: number };
 }
 
 type Listener<T> = (payload: T) => void;

@@ -182,6 +182,18 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     registers: [registry],
   });
 
+  const alertsFiring = new client.Gauge({
+    name: 'sluice_alerts_firing',
+    help: 'Alert instances firing now, by rule (docs/alerts.md); 0 for a configured rule that is quiet.',
+    labelNames: ['rule'],
+    registers: [registry],
+  });
+  const complaints = new client.Counter({
+    name: 'sluice_complaints_total',
+    help: 'Complaints (spam reports) recorded for sent messages.',
+    registers: [registry],
+  });
+
   const unsubscribe = [
     events.on('worker:wake', (e) => wakeups.inc({ source: e.source })),
     events.on('relay:state', (e) => {
@@ -221,6 +233,8 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     events.on('message:expired', () => expired.inc()),
     events.on('message:failed', () => failed.inc()),
     events.on('relay:connection-error', (e) => connectionErrors.inc({ relay: e.relay })),
+    events.on('alert:state', (e) => alertsFiring.set({ rule: e.rule }, e.firing)),
+    events.on('message:complained', () => complaints.inc()),
   ];
 
   return {
