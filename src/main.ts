@@ -14,6 +14,8 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { ensureAdminKey, type AdminKeyOutcome } from './admin-key.js';
+import { AlertManager } from './alerts/alert-manager.js';
+import { dashboardSessionSecret } from './dashboard-secret.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
@@ -22,6 +24,7 @@ import { withSinkPort } from './config/load.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { LiveStats } from './observability/live-stats.js';
 import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
 import { startCaptureRelay } from './sink/capture-relay.js';
@@ -133,6 +136,48 @@ export async function startSluice(
       }
     }
 
+    // Live figures for the dashboard and the alert rates; alert rules (src/alerts/).
+    // Hand-built configurations (tests) have no dashboard section: not served.
+    const dashboardConfig = config.dashboard ?? {
+      enabled: false,
+      sessionTtlMs: 0,
+      sampleIntervalMs: 2_000,
+    };
+    const alertsConfig = config.alerts;
+    const longestWindow = Math.max(0, ...(alertsConfig?.rules ?? []).map((r) => r.windowMs));
+    const stats = new LiveStats({
+      events,
+      store,
+      clock,
+      intervalMs: dashboardConfig.sampleIntervalMs,
+      // Six minutes of chart, or the longest alert window.
+      capacity: Math.max(
+        Math.ceil(360_000 / dashboardConfig.sampleIntervalMs),
+        Math.ceil(longestWindow / dashboardConfig.sampleIntervalMs) + 2,
+      ),
+      onError: (error) =>
+        logger.warn({ err: error }, 'reading the queue for the live figures failed'),
+    });
+    stats.start();
+    cleanups.push(() => stats.stop());
+    const alerts =
+      alertsConfig && alertsConfig.rules.length > 0
+        ? new AlertManager({
+            config: alertsConfig,
+            clock,
+            events,
+            store,
+            stats,
+            ...(worker ? { delivery: worker } : {}),
+            logger,
+            nodeId,
+          })
+        : undefined;
+    if (alerts) {
+      alerts.start();
+      cleanups.push(() => alerts.stop());
+    }
+
     let stopping = false;
     const app: FastifyInstance = await buildApp({
       store,
@@ -145,6 +190,22 @@ export async function startSluice(
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
       routes: role === 'worker' ? 'system' : 'all',
+      ...(dashboardConfig.enabled
+        ? {
+            dashboard: {
+              sessionSecret: dashboardSessionSecret({
+                ...(dashboardConfig.sessionSecret
+                  ? { sessionSecret: dashboardConfig.sessionSecret }
+                  : {}),
+                dataDir: config.dataDir,
+              }),
+              sessionTtlMs: dashboardConfig.sessionTtlMs,
+              stats,
+              ...(worker ? { delivery: worker } : {}),
+              ...(alerts ? { alerts } : {}),
+            },
+          }
+        : {}),
       readiness: async () => {
         const checks: Record<string, string> = {};
         checks.shutdown = stopping ? 'stopping' : 'ok';

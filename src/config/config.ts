@@ -179,7 +179,7 @@ export interface SluiceConfig {
   };
   /** Absent in hand-built configurations (tests): no tracking. */
   tracking?: TrackingConfig;
-  /** Absent in hand-built configurations (tests): the dashboard on, with the schema defaults. */
+  /** Absent in hand-built configurations (tests): the dashboard is not served. */
   dashboard?: DashboardConfig;
   /** Absent in hand-built configurations (tests): no alert rules. */
   alerts?: AlertsConfig;

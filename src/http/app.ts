@@ -41,6 +41,7 @@ import { systemRoutes } from './routes/system.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
 import { MAX_TOKEN_LENGTH, trackingRoutes } from './routes/tracking.js';
+import { dashboardRoutes, type DashboardDeps } from './ui/ui-routes.js';
 
 export interface AppDeps {
   store: Store;
@@ -66,6 +67,8 @@ export interface AppDeps {
    * node of role `worker`, which accepts nothing; default `all`.
    */
   routes?: 'all' | 'system';
+  /** The operator's dashboard under /ui (src/http/ui/); absent: not served. */
+  dashboard?: DashboardDeps;
 }
 
 export const API_TAGS = [
@@ -184,6 +187,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
+  const dashboard = deps.dashboard;
+  if (dashboard) {
+    await app.register((ui, _options, done) => {
+      dashboardRoutes(ui, { ...deps, dashboard });
+      done();
+    });
+  }
   return app;
 }
 

@@ -90,6 +90,7 @@ function zeroCounts(): Counts {
 export class LiveStats {
   private samples: LiveSample[] = [];
   private counts = zeroCounts();
+  private readonly sums = zeroCounts();
   private relays: Record<string, RelayCounts> = {};
   private categories: Record<string, number> = {};
   private latencies: number[] = [];
@@ -128,6 +129,10 @@ export class LiveStats {
       events.on('message:complained', () => this.counts.complained++),
       events.on('relay:connection-error', (e) => relay(e.relay).connectionErrors++),
     ];
+  }
+
+  get intervalMs(): number {
+    return this.options.intervalMs;
   }
 
   start(): void {
@@ -180,6 +185,7 @@ export class LiveStats {
       rssBytes: memory.rss,
       heapUsedBytes: memory.heapUsed,
     };
+    for (const key of COUNTED) this.sums[key] += this.counts[key];
     this.counts = zeroCounts();
     this.relays = {};
     this.categories = {};
@@ -205,6 +211,11 @@ export class LiveStats {
   /** Samples newer than `since` (epoch ms), oldest first. */
   since(since: number): LiveSample[] {
     return this.samples.filter((s) => s.at > since);
+  }
+
+  /** Counts since this node started, up to the latest sample. */
+  totals(): Counts {
+    return { ...this.sums };
   }
 
   /** The latest sample, if any. */
