@@ -92,7 +92,7 @@ export async function startSluice(
       renderTimeoutMs: config.templates.renderTimeoutMs,
     });
     const events = new EventBus();
-    const metrics = createMetrics(events, store);
+    const metrics = createMetrics(events, store, clock);
     cleanups.push(() => Promise.resolve(metrics.close()));
 
     // `api` nodes accept and leave delivery to `worker` nodes (PostgreSQL only:

@@ -5,6 +5,7 @@
  * so tests can run several in one process.
  */
 import client from 'prom-client';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import { CIRCUIT_STATES } from '../core/circuit-breaker.js';
 import { MESSAGE_STATUSES } from '../core/message.js';
@@ -21,7 +22,7 @@ const LATENCY_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600,
 ];
 
-export function createMetrics(events: EventBus, store: Store): Metrics {
+export function createMetrics(events: EventBus, store: Store, clock: Clock = systemClock): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
 
@@ -111,6 +112,16 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     async collect() {
       const counts = await store.messages.countByStatus();
       for (const status of MESSAGE_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+
+  new client.Gauge({
+    name: 'sluice_queue_oldest_age_seconds',
+    help: 'Age of the oldest message not yet final (queued, deferred, sending); 0 when none (read at scrape time).',
+    registers: [registry],
+    async collect() {
+      const oldest = await store.dashboard.oldestPendingAt();
+      this.set(oldest === undefined ? 0 : Math.max(0, clock.now() - oldest) / 1000);
     },
   });
 

@@ -121,7 +121,7 @@ export const APP_SCRIPT = String.raw`'use strict';
   function shortNumber(v) {
     if (v >= 1e6) return (v / 1e6).toFixed(1) + 'M';
     if (v >= 1e3) return (v / 1e3).toFixed(1) + 'k';
-    return v >= 10 ? v.toFixed(0) : v.toFixed(1);
+    return v >= 100 || v === Math.round(v) ? v.toFixed(0) : v.toFixed(1);
   }
 
   function legend(container, spec) {
