@@ -35,6 +35,9 @@ export interface StoreCapabilities {
   listenNotify: boolean;
 }
 
+/** Whether a commit waits for the disk (`durable`, the default) or not (`deferred`). */
+export type Durability = 'durable' | 'deferred';
+
 export interface Page<T> {
   items: T[];
   /** Pass as `after` to get the next page; absent on the last page. */
@@ -101,10 +104,17 @@ export interface ContactStore {
    * `listId`, every contact of the batch is also made a member (already
    * members are left alone); an unknown list is ERR_NOT_FOUND, nothing written.
    * Counts are per distinct email of the batch.
+   *
+   * `durability: 'deferred'` (bulk writers: imports) commits without
+   * waiting for the disk: the batch is visible at once but may be lost to a
+   * power cut until the next durable commit of the store, which makes it and
+   * every deferred one before it durable (SQLite: WAL without fsync until the
+   * next fsynced commit; PostgreSQL: synchronous_commit off for the
+   * transaction). A bulk writer defers every batch but its last.
    */
   upsertMany(
     rows: ContactUpsert[],
-    options?: { listId?: string },
+    options?: { listId?: string; durability?: Durability },
   ): Promise<{ created: number; updated: number }>;
   get(id: string): Promise<Contact | undefined>;
   getByEmail(email: string): Promise<Contact | undefined>;

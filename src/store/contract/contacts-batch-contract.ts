@@ -89,6 +89,33 @@ export function contactsBatchContract(make: MakeStore): void {
         assert.equal((await store.contacts.list({ limit: 10 })).items.length, 0);
       }));
 
+    it('a deferred batch merges and counts like a durable one, and fails alike', async () => {
+      const durable = await inStore(make, async (store) => {
+        await store.contacts.upsertMany(SEED);
+        await store.contacts.upsertMany(BATCH);
+        return snapshot(store);
+      });
+      const deferred = await inStore(make, async (store) => {
+        await store.lists.create({ id: 'lst_1', name: 'news', description: '', at: T0 });
+        const first = await store.contacts.upsertMany(SEED, {
+          durability: 'deferred',
+          listId: 'lst_1',
+        });
+        assert.deepEqual(first, { created: 2, updated: 0 });
+        await rejectsWith(
+          store.contacts.upsertMany(BATCH, { durability: 'deferred', listId: 'lst_nope' }),
+          'ERR_NOT_FOUND',
+        );
+        assert.deepEqual(await store.contacts.upsertMany(BATCH, { durability: 'deferred' }), {
+          created: 2,
+          updated: 2,
+        });
+        assert.equal((await store.lists.getByName('news'))?.memberCount, 2);
+        return snapshot(store);
+      });
+      assert.deepEqual(deferred, durable);
+    });
+
     it('takes a batch of a thousand rows', () =>
       withStore(make, async (store) => {
         const rows = Array.from({ length: 1000 }, (_, i) => ({

@@ -2,6 +2,7 @@ import type {
   Contact,
   ContactStore,
   ContactUpsert,
+  Durability,
   Page,
   PageQuery,
 } from '../../core/ports/store.js';
@@ -74,7 +75,7 @@ export class PgContactStore implements ContactStore {
 
   async upsertMany(
     rows: ContactUpsert[],
-    options: { listId?: string } = {},
+    options: { listId?: string; durability?: Durability } = {},
   ): Promise<{ created: number; updated: number }> {
     const combined = combineUpserts(rows);
     if (combined.length === 0) return { created: 0, updated: 0 };
@@ -87,15 +88,29 @@ export class PgContactStore implements ContactStore {
       if (remove.length > 0) removals[row.id] = remove;
       if (row.status !== undefined) statuses[row.id] = row.status;
     }
+    const values = [
+      JSON.stringify(input),
+      JSON.stringify(removals),
+      JSON.stringify(statuses),
+      options.listId ?? null,
+    ];
     try {
+      if (options.durability === 'deferred') {
+        // The commit returns before the WAL is flushed; the next synchronous
+        // commit flushes the WAL up to its own record, this one included.
+        return await this.db.transaction(async (client) => {
+          await client.query('SET LOCAL synchronous_commit = off');
+          const result = await client.query<{ created: number; updated: number }>({
+            text: SQL.upsertMany,
+            values,
+            name: 'sluice_contact_upsert_many',
+          });
+          return result.rows[0] ?? { created: 0, updated: 0 };
+        });
+      }
       const [counts] = await this.db.rows<{ created: number; updated: number }>(
         SQL.upsertMany,
-        [
-          JSON.stringify(input),
-          JSON.stringify(removals),
-          JSON.stringify(statuses),
-          options.listId ?? null,
-        ],
+        values,
         'sluice_contact_upsert_many',
       );
       return counts ?? { created: 0, updated: 0 };

@@ -2,6 +2,7 @@ import type {
   Contact,
   ContactStore,
   ContactUpsert,
+  Durability,
   Page,
   PageQuery,
 } from '../../core/ports/store.js';
@@ -9,6 +10,7 @@ import { combineUpserts, mergeAttributes } from '../attributes.js';
 import { notFoundError } from '../store-errors.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { contactFromRow, decodeJsonText, type ContactRow } from '../rows.js';
+import { runDeferred } from './deferred-commit.js';
 import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -69,7 +71,7 @@ export class SqliteContactStore implements ContactStore {
    */
   upsertMany(
     rows: ContactUpsert[],
-    options: { listId?: string } = {},
+    options: { listId?: string; durability?: Durability } = {},
   ): Promise<{ created: number; updated: number }> {
     const { listId } = options;
     const run = this.cache.db.transaction(() => {
@@ -108,7 +110,8 @@ export class SqliteContactStore implements ContactStore {
       }
       return { created, updated };
     });
-    return promised(() => run.immediate());
+    if (options.durability !== 'deferred') return promised(() => run.immediate());
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   get(id: string): Promise<Contact | undefined> {

@@ -34,6 +34,7 @@ import {
   type ClaimedMessageRow,
   type MessageRow,
 } from '../rows.js';
+import { runDeferred } from './deferred-commit.js';
 import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-errors.js';
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
@@ -184,7 +185,8 @@ export class SqliteMessageStore implements MessageStore {
       }
       return claimed;
     });
-    return promised(() => run.immediate());
+    // Deferred: a claim lost to a power cut leaves the message queued, to be claimed again.
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   /**
@@ -232,7 +234,9 @@ export class SqliteMessageStore implements MessageStore {
       }
       return applied;
     });
-    return promised(() => run.immediate());
+    // Deferred: a settlement lost to a power cut leaves the message `sending`;
+    // its lease runs out and it is sent again (at least once, as after a crash).
+    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
   }
 
   release(ids: string[], owner: string, now: number): Promise<void> {

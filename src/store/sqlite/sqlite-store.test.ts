@@ -44,6 +44,29 @@ describe('sqlite store', () => {
   });
 });
 
+describe('sqlite deferred commits', () => {
+  it('a deferred batch leaves the connection at synchronous=FULL, also when it fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
+    const store = openSqliteStore(join(dir, 'sluice.db'));
+    try {
+      await store.migrate();
+      const row = { id: 'ct_1', email: 'a@x.test', at: 1 };
+      await store.contacts.upsertMany([row], { durability: 'deferred' });
+      assert.equal(store.settings().synchronous, 'full');
+      await store.messages.claim({ limit: 10, leaseMs: 1000, owner: 'n1', now: 1 });
+      assert.equal(store.settings().synchronous, 'full');
+      await assert.rejects(
+        store.contacts.upsertMany([row], { durability: 'deferred', listId: 'lst_nope' }),
+      );
+      assert.equal(store.settings().synchronous, 'full');
+      assert.equal((await store.contacts.getByEmail('a@x.test'))?.id, 'ct_1');
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sqlite outbox queries', () => {
   it('claim and nextDueAt search the partial claim index, not the table', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));

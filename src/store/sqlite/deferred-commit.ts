@@ -1,0 +1,29 @@
+/**
+ * Deferred commits on SQLite: one transaction run with `synchronous=NORMAL`
+ * instead of the connection's `FULL`. In WAL mode its frames are written to
+ * the WAL (a crash of the process loses nothing: the operating system has
+ * them) but not fsynced; the next FULL commit's fsync of the WAL makes them
+ * durable with its own. Only a power cut (or a kernel crash) before that can
+ * lose them.
+ *
+ * Used where losing the last writes to a power cut costs a repeat, never a
+ * loss: the outbox's claims and settlements (the message is claimed and sent
+ * again: at least once, as after any crash) and the batches of a bulk import
+ * but its last (docs/storage.md). An fsync costs milliseconds on a virtual
+ * disk and better-sqlite3 waits for it on the event loop that also drives the
+ * SMTP sockets, so a settlement batch every ~20 ms would otherwise spend a
+ * good part of the loop waiting for the disk.
+ *
+ * The setting is changed and restored inside one synchronous call, so no
+ * other transaction of the connection can run in between and see it.
+ */
+import type Database from 'better-sqlite3';
+
+export function runDeferred<R>(db: Database.Database, transaction: () => R): R {
+  db.pragma('synchronous = NORMAL');
+  try {
+    return transaction();
+  } finally {
+    db.pragma('synchronous = FULL');
+  }
+}
