@@ -10,6 +10,7 @@ export function isoTime(ms: number | undefined): string {
 }
 
 export function duration(ms: number): string {
+  if (ms === 0) return '0 s';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = Math.round(ms / 1000);
   if (s < 120) return `${s} s`;
