@@ -29,6 +29,9 @@ import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
 import { startCaptureRelay } from './sink/capture-relay.js';
 import { openStore, redactDatabaseUrl } from './store/open-store.js';
+import { DEFAULT_WEBHOOKS } from './config/config.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { HttpSender } from './webhooks/http-sender.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -136,6 +139,46 @@ export async function startSluice(
       }
     }
 
+    // Outgoing webhooks go out from the nodes that deliver (docs/webhooks.md).
+    const webhooks = config.webhooks ?? DEFAULT_WEBHOOKS;
+    const dispatcher =
+      config.delivery.enabled && role !== 'api'
+        ? new WebhookDispatcher({
+            store,
+            clock,
+            events,
+            logger,
+            nodeId,
+            sender: new HttpSender({
+              guard: { allowPrivateNetworks: webhooks.allowPrivateNetworks },
+              timeoutMs: webhooks.timeoutMs,
+            }),
+            config: {
+              concurrency: webhooks.concurrency,
+              perEndpointConcurrency: webhooks.perEndpointConcurrency,
+              timeoutMs: webhooks.timeoutMs,
+              pollIntervalMs: webhooks.pollIntervalMs,
+              retentionMs: webhooks.retentionMs,
+              retry: {
+                initialDelayMs: webhooks.retry.initialDelayMs,
+                multiplier: webhooks.retry.multiplier,
+                maxDelayMs: webhooks.retry.maxDelayMs,
+                jitter: webhooks.retry.jitter,
+                maxAgeMs: webhooks.retry.windowMs,
+              },
+            },
+          })
+        : undefined;
+    if (dispatcher) {
+      dispatcher.start();
+      // A settle batch may have queued events: look now rather than at the next poll.
+      const offSettle = events.on('worker:settle-batch', () => dispatcher.wake());
+      cleanups.push(() => {
+        offSettle();
+        return dispatcher.stop();
+      });
+    }
+
     // Live figures for the dashboard and the alert rates; alert rules (src/alerts/).
     // Hand-built configurations (tests) have no dashboard section: not served.
     const dashboardConfig = config.dashboard ?? {
@@ -189,6 +232,7 @@ export async function startSluice(
       metrics,
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
+      onWebhookEnqueued: () => dispatcher?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
       ...(dashboardConfig.enabled
         ? {

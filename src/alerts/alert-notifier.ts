@@ -1,20 +1,21 @@
 /**
  * Sends alert notifications: one JSON POST per webhook per transition,
- * signed with `Sluice-Signature` (core/webhook-signature.ts), to the address
- * the guard checked (address-guard.ts), redirects not followed. A failed
- * attempt (network error, timeout, non-2xx) is tried again `retries` more
- * times, 1 s, 2 s, 4 s … apart; `close()` cancels waiting retries and
- * in-flight requests (a notification is best effort: the dashboard and
- * `sluice_alerts_firing` still show the alert).
+ * signed with `Sluice-Signature` (core/webhook-signature.ts), through the
+ * outgoing-webhooks module's HttpSender (src/webhooks/http-sender.ts): its
+ * address guard refuses private, loopback and other non-public addresses
+ * (checked again at connect time, so DNS rebinding cannot slip through)
+ * unless the webhook sets `allowPrivate`; redirects are not followed. A
+ * failed attempt (network error, timeout, non-2xx) is tried again `retries`
+ * more times, 1 s, 2 s, 4 s … apart; a refused address is not retried.
+ * `close()` cancels waiting retries and cuts requests in flight (a
+ * notification is best effort: the dashboard and `sluice_alerts_firing`
+ * still show the alert).
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
 import type { AlertWebhookConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.js';
 import { abortableSleep } from '../delivery/abortable-sleep.js';
-import { resolveTarget } from './address-guard.js';
+import { HttpSender } from '../webhooks/http-sender.js';
 
 /** Cap of the doubling delay between attempts. */
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -38,8 +39,18 @@ export interface AlertNotifierOptions {
 export class AlertNotifier {
   private readonly abort = new AbortController();
   private readonly sending = new Set<Promise<void>>();
+  /** One sender per guard setting: private addresses allowed or not. */
+  private readonly senders: Record<'guarded' | 'private', HttpSender>;
 
-  constructor(private readonly options: AlertNotifierOptions) {}
+  constructor(private readonly options: AlertNotifierOptions) {
+    const make = (allowPrivateNetworks: boolean) =>
+      new HttpSender({
+        guard: { allowPrivateNetworks },
+        timeoutMs: options.timeoutMs,
+        userAgent: 'Sluice-Alerts/1',
+      });
+    this.senders = { guarded: make(false), private: make(true) };
+  }
 
   /** Posts `payload` to every webhook in the background. */
   notify(payload: object): void {
@@ -57,63 +68,32 @@ export class AlertNotifier {
 
   async close(): Promise<void> {
     this.abort.abort();
+    // Destroys the sockets of requests in flight: they end at once as network failures.
+    this.senders.guarded.close();
+    this.senders.private.close();
     await Promise.all([...this.sending]);
   }
 
   private async deliver(webhook: AlertWebhookConfig, body: string): Promise<void> {
-    const { retries, logger } = this.options;
+    const { retries, logger, clock } = this.options;
     const delay =
       this.options.retryDelayMs ??
       ((n: number) => Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** (n - 1)));
     const target = redactedUrl(webhook.url);
+    const sender = webhook.allowPrivate ? this.senders.private : this.senders.guarded;
     for (let attempt = 0; attempt <= retries; attempt++) {
       if (attempt > 0 && !(await abortableSleep(delay(attempt), this.abort.signal))) return;
-      try {
-        const status = await this.post(webhook, body);
-        if (status >= 200 && status < 300) return;
-        logger.warn({ url: target, status, attempt: attempt + 1 }, 'alert webhook refused');
-      } catch (error) {
-        if (this.abort.signal.aborted) return;
-        logger.warn(
-          { url: target, error: (error as Error).message, attempt: attempt + 1 },
-          'alert webhook failed',
-        );
-      }
+      const outcome = await sender.post(webhook.url, body, {
+        [SIGNATURE_HEADER]: signWebhook(webhook.secret, body, clock.now()),
+      });
+      if (outcome.kind === 'ok' || this.abort.signal.aborted) return;
+      logger.warn(
+        { url: target, outcome: outcome.kind, error: outcome.error, attempt: attempt + 1 },
+        'alert notification failed',
+      );
+      if (outcome.kind === 'refused') return;
     }
     logger.warn({ url: target }, 'alert notification given up');
-  }
-
-  private async post(webhook: AlertWebhookConfig, body: string): Promise<number> {
-    const { url, address, family } = await resolveTarget(webhook.url, webhook.allowPrivate);
-    const pinned: LookupFunction = (_host, options, callback) => {
-      if ((options as { all?: boolean }).all) callback(null, [{ address, family }]);
-      else callback(null, address, family);
-    };
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<number>((resolve, reject) => {
-      const req = request(
-        url,
-        {
-          method: 'POST',
-          lookup: pinned,
-          timeout: this.options.timeoutMs,
-          signal: this.abort.signal,
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'Sluice-Alerts/1',
-            [SIGNATURE_HEADER]: signWebhook(webhook.secret, body, this.options.clock.now()),
-          },
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
-          response.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer in ${this.options.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
   }
 }
 

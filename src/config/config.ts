@@ -93,6 +93,39 @@ export interface TrackingConfig {
   unsubscribeMailto?: string;
 }
 
+/** Outgoing webhooks (docs/webhooks.md). */
+export interface WebhooksConfig {
+  allowPrivateNetworks: boolean;
+  timeoutMs: number;
+  concurrency: number;
+  perEndpointConcurrency: number;
+  pollIntervalMs: number;
+  retry: {
+    initialDelayMs: number;
+    multiplier: number;
+    maxDelayMs: number;
+    jitter: number;
+    windowMs: number;
+  };
+  retentionMs: number;
+}
+
+/** What applies when a hand-built configuration (tests) has no `webhooks`: the schema's defaults. */
+export const DEFAULT_WEBHOOKS: WebhooksConfig = {
+  allowPrivateNetworks: false,
+  timeoutMs: 10_000,
+  concurrency: 16,
+  perEndpointConcurrency: 4,
+  pollIntervalMs: 1000,
+  retry: {
+    initialDelayMs: 30_000,
+    multiplier: 2,
+    maxDelayMs: 3_600_000,
+    jitter: 0.2,
+    windowMs: 86_400_000,
+  },
+  retentionMs: 7 * 86_400_000,
+};
 export interface AlertRuleConfig {
   name: string;
   kind: AlertKind;
@@ -179,6 +212,8 @@ export interface SluiceConfig {
   };
   /** Absent in hand-built configurations (tests): no tracking. */
   tracking?: TrackingConfig;
+  /** Absent in hand-built configurations (tests): DEFAULT_WEBHOOKS applies. */
+  webhooks?: WebhooksConfig;
   /** Absent in hand-built configurations (tests): the dashboard is not served. */
   dashboard?: DashboardConfig;
   /** Absent in hand-built configurations (tests): no alert rules. */

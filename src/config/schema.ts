@@ -786,6 +786,71 @@ export const ConfigSchema = Type.Object(
           'Open and click tracking and one-click unsubscribe for bulk messages (docs/tracking.md).',
       },
     ),
+    webhooks: Type.Object(
+      {
+        allowPrivateNetworks: Type.Boolean({
+          default: false,
+          description:
+            'Let webhook URLs reach private, loopback, link-local, unique-local, CGNAT and other non-public addresses. Off, such URLs are refused when saved (400) and again at every connection (so DNS rebinding cannot slip past). Turn on only for receivers on your own network, or in tests.',
+        }),
+        timeout: Duration(
+          '10s',
+          'Longest time one webhook request may take, connect to last byte.',
+        ),
+        concurrency: Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          default: 16,
+          description: 'Most webhook requests in flight at once from this node.',
+        }),
+        perEndpointConcurrency: Type.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 4,
+          description: 'Most webhook requests in flight at once to one endpoint from this node.',
+        }),
+        pollInterval: Duration(
+          '1s',
+          'How often the dispatcher looks for due webhook deliveries when nothing woke it.',
+        ),
+        retry: Type.Object(
+          {
+            initialDelay: Duration('30s', 'Delay before the second attempt.'),
+            multiplier: Type.Number({
+              minimum: 1,
+              maximum: 10,
+              default: 2,
+              description: 'Each further delay is the previous one times this.',
+            }),
+            maxDelay: Duration('1h', 'Longest delay between two attempts.'),
+            jitter: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.2,
+              description: 'Random spread of each delay, 0–1 (0.2: ±20%).',
+            }),
+            window: Duration(
+              '24h',
+              'How long after the event Sluice keeps trying; the last try is at the end of the window, then the delivery is given up (`failed`).',
+            ),
+          },
+          {
+            additionalProperties: false,
+            default: {},
+            description: 'Retries of failed webhook requests (any non-2xx, 3xx included).',
+          },
+        ),
+        retention: Duration(
+          '7d',
+          'How long delivered and given-up webhook deliveries stay in the delivery log.',
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Outgoing webhooks (docs/webhooks.md).',
+      },
+    ),
     dashboard: Type.Object(
       {
         enabled: Type.Boolean({

@@ -113,6 +113,16 @@ export const ERROR_CATALOG = {
     kind: 'not-found',
     description: 'The built-in capture relay is not running in this configuration.',
   },
+  ERR_COMPLAINT_REPORT: {
+    kind: 'invalid',
+    description:
+      'The body is not an ARF feedback report (RFC 5965) Sluice can use: no `message/feedback-report` part, or neither a recipient nor a Sluice message id in it.',
+  },
+  ERR_WEBHOOK_URL: {
+    kind: 'invalid',
+    description:
+      'A webhook `url` cannot be used: not http(s), carries credentials, does not resolve, or resolves to a private, loopback, link-local or other non-public address while `webhooks.allowPrivateNetworks` is off (docs/webhooks.md).',
+  },
   ERR_UI_CSRF: {
     kind: 'forbidden',
     description:

@@ -40,6 +40,14 @@ export interface SluiceEventMap {
   'throttle:deferred': { scope: string; key: string };
   /** A domain group's limits changed by adaptive backoff (factor 1 = as configured). */
   'throttle:rate': { group: string; factor: number; perSecond?: number };
+  /** One webhook request ended: delivered (2xx), retry scheduled, or failed (given up). */
+  'webhook:attempt': {
+    endpointId: string;
+    type: string;
+    outcome: 'delivered' | 'retry' | 'failed';
+    status?: number;
+    durationMs: number;
+  };
   /**
    * A recipient reported a message as spam (a feedback-loop report or a
    * complaint recorded through the API), counted by the complaint-rate alert.

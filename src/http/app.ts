@@ -40,6 +40,8 @@ import { sinkRoutes } from './routes/sink.js';
 import { systemRoutes } from './routes/system.js';
 import { suppressionRoutes } from './routes/suppressions.js';
 import { templateRoutes } from './routes/templates.js';
+import { complaintRoutes } from './routes/complaints.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { MAX_TOKEN_LENGTH, trackingRoutes } from './routes/tracking.js';
 import { dashboardRoutes, type DashboardDeps } from './ui/ui-routes.js';
 
@@ -67,6 +69,8 @@ export interface AppDeps {
    * node of role `worker`, which accepts nothing; default `all`.
    */
   routes?: 'all' | 'system';
+  /** Called after a webhook event is queued by the API (test send, complaint): wakes the dispatcher. */
+  onWebhookEnqueued?: () => void;
   /** The operator's dashboard under /ui (src/http/ui/); absent: not served. */
   dashboard?: DashboardDeps;
 }
@@ -91,6 +95,11 @@ export const API_TAGS = [
     name: 'tracking',
     description:
       'Open pixel, click redirects and one-click unsubscribe, reached by recipients through signed links (no API key).',
+  },
+  {
+    name: 'webhooks',
+    description:
+      'Signed HTTP callbacks for delivery, engagement and complaint events, with a delivery log.',
   },
   { name: 'system', description: 'Health, readiness, metrics and this document.' },
 ];
@@ -183,6 +192,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       templateRoutes(v1, deps);
       suppressionRoutes(v1, deps);
       sinkRoutes(v1, deps);
+      webhookRoutes(v1, deps);
+      complaintRoutes(v1, deps);
       done();
     },
     { prefix: '/v1' },

@@ -10,6 +10,7 @@ import type { EventBus } from '../core/events.js';
 import { CIRCUIT_STATES } from '../core/circuit-breaker.js';
 import { MESSAGE_STATUSES } from '../core/message.js';
 import type { Store } from '../core/ports/store.js';
+import { WEBHOOK_DELIVERY_STATUSES } from '../core/ports/webhook-store.js';
 
 export interface Metrics {
   readonly contentType: string;
@@ -193,6 +194,28 @@ export function createMetrics(events: EventBus, store: Store, clock: Clock = sys
     registers: [registry],
   });
 
+  const webhookDeliveries = new client.Counter({
+    name: 'sluice_webhook_deliveries_total',
+    help: 'Webhook requests by outcome: delivered (2xx), retry (failed, tried again later), failed (given up after webhooks.retry.window).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const webhookDuration = new client.Histogram({
+    name: 'sluice_webhook_request_duration_seconds',
+    help: 'Time of one webhook request, whatever its outcome.',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'sluice_webhook_queue',
+    help: 'Webhook deliveries by state (pending, sending, delivered, failed), read from the database at scrape time.',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const counts = await store.webhooks.countByStatus();
+      for (const status of WEBHOOK_DELIVERY_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
   const alertsFiring = new client.Gauge({
     name: 'sluice_alerts_firing',
     help: 'Alert instances firing now, by rule (docs/alerts.md); 0 for a configured rule that is quiet.',
@@ -206,6 +229,10 @@ export function createMetrics(events: EventBus, store: Store, clock: Clock = sys
   });
 
   const unsubscribe = [
+    events.on('webhook:attempt', (e) => {
+      webhookDeliveries.inc({ outcome: e.outcome });
+      webhookDuration.observe(e.durationMs / 1000);
+    }),
     events.on('worker:wake', (e) => wakeups.inc({ source: e.source })),
     events.on('relay:state', (e) => {
       relayUp.set({ relay: e.relay }, e.state === 'closed' ? 1 : 0);

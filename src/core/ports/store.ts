@@ -21,6 +21,7 @@ import type {
 import type { Settlement } from '../outcome.js';
 import type { SegmentCondition } from '../segment.js';
 import type { Suppression, SuppressionUpsert } from '../suppression.js';
+import type { ComplaintStore, WebhookStore } from './webhook-store.js';
 
 /**
  * Dialect differences, declared once. Callers branch on these, never on the
@@ -452,6 +453,10 @@ export interface Store {
   readonly engagement: EngagementStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
+  /** Outgoing webhooks: endpoints and the delivery outbox (ports/webhook-store.ts). */
+  readonly webhooks: WebhookStore;
+  /** Spam complaints: suppression, contact status and the `complained` event in one transaction. */
+  readonly complaints: ComplaintStore;
   /** The dashboard's message search and queue age. */
   readonly dashboard: DashboardQueries;
 }

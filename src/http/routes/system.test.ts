@@ -51,6 +51,16 @@ const OPERATIONS = [
   'POST /v1/suppressions',
   'GET /v1/suppressions/{email}',
   'DELETE /v1/suppressions/{email}',
+  'POST /v1/webhooks',
+  'GET /v1/webhooks',
+  'GET /v1/webhooks/{id}',
+  'PATCH /v1/webhooks/{id}',
+  'DELETE /v1/webhooks/{id}',
+  'POST /v1/webhooks/{id}/rotate-secret',
+  'GET /v1/webhooks/{id}/deliveries',
+  'POST /v1/webhooks/{id}/test',
+  'POST /v1/complaints',
+  'POST /v1/complaints/arf',
 ];
 
 interface Operation {

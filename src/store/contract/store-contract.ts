@@ -21,6 +21,7 @@ import { outboxContract } from './outbox-contract.js';
 import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
+import { webhooksContract } from './webhooks-contract.js';
 
 export type { MakeStore, StoreHandle } from './fixtures.js';
 
@@ -81,6 +82,7 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     eventsContract(makeStore);
     segmentsContract(makeStore);
     engagementContract(makeStore);
+    webhooksContract(makeStore);
     dashboardContract(makeStore);
   });
 }

@@ -9,7 +9,8 @@
  * - claim: `FOR UPDATE SKIP LOCKED` per stream, in priority order, then the
  *   lease update and the contact join: two nodes never get the same row,
  *   and neither waits for the other.
- * - settle: the whole batch as one JSON parameter, guarded by owner.
+ * - settle: the whole batch as one JSON parameter, guarded by owner, with
+ *   each applied settlement's webhook event in the webhook outbox.
  */
 import type {
   AttemptRecord,
@@ -38,6 +39,11 @@ import {
   type MessageRow,
 } from '../rows.js';
 import { unavailableError } from '../store-errors.js';
+import {
+  newWebhookEventId,
+  settlementEventData,
+  settlementEventType,
+} from '../../core/webhook-events.js';
 import { commitAccepts, type AcceptItem } from './accept.js';
 import type { PgDatabase } from './pg-database.js';
 
@@ -79,7 +85,8 @@ export const OUTBOX_SQL = {
         at bigint, has_attempt boolean, relay text, started_at bigint, finished_at bigint,
         outcome text, code integer, enhanced_code text, response text, category text,
         bounce_category text, suppress_email text, suppress_reason text,
-        suppress_category text, suppress_source text)),
+        suppress_category text, suppress_source text, webhook_event_id text, webhook_type text,
+        webhook_data jsonb)),
     settled AS (
       UPDATE messages m
       SET status = i.status, due_at = i.due_at, lease_owner = NULL, last_error = i.last_error,
@@ -87,7 +94,7 @@ export const OUTBOX_SQL = {
           bounce_category = i.bounce_category, updated_at = i.at
       FROM input i
       WHERE m.id = i.id AND m.lease_owner = i.lease_owner AND m.status = 'sending'
-      RETURNING m.id, m.attempts, i.ord),
+      RETURNING m.id, m.attempts, i.ord, m.to_email, m.stream),
     recorded AS (
       INSERT INTO message_attempts
         (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
@@ -105,7 +112,19 @@ export const OUTBOX_SQL = {
       WHERE i.suppress_email IS NOT NULL
       ORDER BY i.suppress_email, i.ord DESC
       ON CONFLICT (email) DO UPDATE SET reason = excluded.reason, category = excluded.category,
-        source_message_id = excluded.source_message_id, updated_at = excluded.updated_at)
+        source_message_id = excluded.source_message_id, updated_at = excluded.updated_at),
+    hooked AS (
+      -- The webhook outbox (core/webhook-events.ts): the settlement's data plus what the row knows.
+      INSERT INTO webhook_deliveries
+        (endpoint_id, event_id, type, data, created_at, status, attempts, next_attempt_at)
+      SELECT e.id, i.webhook_event_id, i.webhook_type,
+             i.webhook_data || jsonb_build_object('recipient', s.to_email, 'stream', s.stream)
+               || CASE WHEN i.has_attempt THEN jsonb_build_object('attempt', s.attempts)
+                  ELSE '{}'::jsonb END,
+             i.at, 'pending', 0, i.at
+      FROM settled s JOIN input i ON i.ord = s.ord
+      JOIN webhook_endpoints e ON e.enabled AND e.events ? i.webhook_type
+      WHERE i.webhook_type IS NOT NULL)
     SELECT id FROM settled ORDER BY ord`,
   release: `UPDATE messages SET status = 'queued', due_at = $1, lease_owner = NULL, updated_at = $1
     WHERE id = ANY($2::text[]) AND lease_owner = $3 AND status = 'sending'`,
@@ -143,7 +162,20 @@ function settlementRow(s: Settlement, ord: number): Record<string, unknown> {
     suppress_reason: s.suppress?.reason ?? null,
     suppress_category: s.suppress?.category ?? null,
     suppress_source: s.suppress?.sourceMessageId ?? null,
+    ...webhookColumns(s),
   };
+}
+
+/** The settlement's webhook event, completed in SQL with recipient, stream and attempt number. */
+function webhookColumns(s: Settlement): Record<string, unknown> {
+  const type = settlementEventType(s);
+  return type
+    ? {
+        webhook_event_id: newWebhookEventId(s.at),
+        webhook_type: type,
+        webhook_data: settlementEventData(s),
+      }
+    : { webhook_event_id: null, webhook_type: null, webhook_data: null };
 }
 
 export class PgMessageStore implements MessageStore {

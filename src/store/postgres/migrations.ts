@@ -208,6 +208,48 @@ CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
   {
+    // Outgoing webhooks (docs/webhooks.md); see the SQLite migration of the
+    // same id for the reasons (secret in clear, no foreign key, partial
+    // indexes). events is a jsonb array of type names (`events ? $type`).
+    id: '0007_webhooks',
+    sql: `
+CREATE TABLE webhook_endpoints (
+  id text COLLATE "C" PRIMARY KEY,
+  url text NOT NULL,
+  events jsonb NOT NULL,
+  description text NOT NULL DEFAULT '',
+  enabled boolean NOT NULL DEFAULT true,
+  secret text NOT NULL,
+  previous_secret text,
+  previous_secret_expires_at bigint,
+  secret_rotated_at bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+  endpoint_id text COLLATE "C" NOT NULL,
+  event_id text COLLATE "C" NOT NULL,
+  type text NOT NULL,
+  data jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at bigint,
+  lease_owner text,
+  last_status integer,
+  last_error text,
+  last_attempt_at bigint,
+  finished_at bigint,
+  PRIMARY KEY (endpoint_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
+  WHERE status IN ('pending', 'sending');
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
+  WHERE status IN ('delivered', 'failed');
+`,
+  },
+  {
     // The operator's dashboard: messages by recipient; the live queue by age (partial).
     id: '0010_dashboard',
     sql: `

@@ -30,6 +30,8 @@ import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgDatabase } from './pg-database.js';
 import { PgSuppressionStore } from './suppressions.js';
 import { PgTemplateStore } from './templates.js';
+import { PgComplaintStore } from './complaints.js';
+import { PgWebhookStore } from './webhooks.js';
 
 export interface PostgresStoreOptions {
   /** Connections in the pool; concurrent statements beyond it wait for one. */
@@ -115,6 +117,8 @@ export class PostgresStore implements Store {
   readonly engagement: PgEngagementStore;
   readonly dashboard: PgDashboardQueries;
   readonly wakeups: PgNotifier;
+  readonly webhooks: PgWebhookStore;
+  readonly complaints: PgComplaintStore;
   private readonly db: PgDatabase;
   private closed = false;
 
@@ -134,6 +138,8 @@ export class PostgresStore implements Store {
     this.events = new PgEventStore(this.db);
     this.segments = new PgSegmentStore(this.db);
     this.engagement = new PgEngagementStore(this.db);
+    this.webhooks = new PgWebhookStore(this.db);
+    this.complaints = new PgComplaintStore(this.db);
     this.dashboard = new PgDashboardQueries(this.db);
   }
 

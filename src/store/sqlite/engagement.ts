@@ -1,8 +1,10 @@
 /** Engagement events (opens, clicks, unsubscribes) on SQLite: one statement each. */
 import type { EngagementEvent, EngagementKind, EngagementStore } from '../../core/ports/store.js';
+import { engagementEvent } from '../../core/webhook-events.js';
 import { engagementFromRow, engagementValues, type EngagementRow } from '../engagement-rows.js';
 import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
+import { enqueueEvent } from './webhooks.js';
 
 const SQL = {
   insert: `INSERT INTO engagement (id, kind, message_id, email, contact_id, url, at)
@@ -15,10 +17,13 @@ const SQL = {
 export class SqliteEngagementStore implements EngagementStore {
   constructor(private readonly cache: StatementCache) {}
 
+  /** With its webhook event (opened, clicked, unsubscribed) in the same transaction. */
   record(event: EngagementEvent): Promise<void> {
-    return promised(() => {
+    const run = this.cache.db.transaction(() => {
       this.cache.get(SQL.insert).run(...engagementValues(event));
+      enqueueEvent(this.cache, engagementEvent(event));
     });
+    return promised(() => run.immediate());
   }
 
   forMessage(messageId: string): Promise<EngagementEvent[]> {

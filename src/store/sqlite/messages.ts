@@ -39,6 +39,12 @@ import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-er
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import { upsertSuppression } from './suppressions.js';
+import { enqueueEvent, hasSubscribers } from './webhooks.js';
+import {
+  messageEventData,
+  newWebhookEventId,
+  settlementEventType,
+} from '../../core/webhook-events.js';
 
 interface AcceptItem {
   message: NewMessage;
@@ -66,7 +72,7 @@ export const OUTBOX_SQL = {
     SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
         bounce_category = ?, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'
-    RETURNING attempts`,
+    RETURNING attempts, to_email, stream`,
   insertAttempt: `INSERT INTO message_attempts
     (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
      category)
@@ -193,14 +199,19 @@ export class SqliteMessageStore implements MessageStore {
    * A settlement applies only while its row is still `sending` under its
    * owner; otherwise the lease was taken over and the new owner's work wins.
    * The attempt number is the row's counter after the increment, so a
-   * retried worker can never write a duplicate attempt.
+   * retried worker can never write a duplicate attempt. Each applied
+   * settlement's webhook event (core/webhook-events.ts) joins the webhook
+   * outbox in the same transaction.
    */
   settle(settlements: Settlement[]): Promise<string[]> {
     if (settlements.length === 0) return Promise.resolve([]);
     const run = this.cache.db.transaction(() => {
       const applied: string[] = [];
-      const update = this.cache.get<{ attempts: number }>(OUTBOX_SQL.settle);
+      const update = this.cache.get<{ attempts: number; to_email: string; stream: string }>(
+        OUTBOX_SQL.settle,
+      );
       const insertAttempt = this.cache.get(OUTBOX_SQL.insertAttempt);
+      const webhooks = hasSubscribers(this.cache);
       for (const s of settlements) {
         const dueAt = s.status === 'deferred' ? s.dueAt : s.at;
         const row = update.get(
@@ -231,6 +242,19 @@ export class SqliteMessageStore implements MessageStore {
           );
         }
         if (s.suppress) upsertSuppression(this.cache, s.suppress);
+        const type = webhooks ? settlementEventType(s) : undefined;
+        if (type) {
+          enqueueEvent(this.cache, {
+            id: newWebhookEventId(s.at),
+            type,
+            createdAt: s.at,
+            data: messageEventData(s, {
+              attempts: row.attempts,
+              toEmail: row.to_email,
+              stream: row.stream,
+            }),
+          });
+        }
       }
       return applied;
     });

@@ -184,6 +184,53 @@ CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
   {
+    // Outgoing webhooks (docs/webhooks.md). Endpoints hold their signing
+    // secret in clear: Sluice needs it to sign (an HMAC key cannot be
+    // hashed like an API key); the API shows it once. Deliveries are the
+    // webhook outbox, written in the same transaction as their source; no
+    // foreign key to the endpoint, so that deleting an endpoint can never
+    // fail a settle batch (its rows are deleted with it, and purge drops
+    // any a concurrent settle added). webhook_deliveries_due is partial,
+    // like messages_claim: only rows the dispatcher can still pick.
+    id: '0007_webhooks',
+    sql: `
+CREATE TABLE webhook_endpoints (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  enabled INTEGER NOT NULL DEFAULT 1,
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_expires_at INTEGER,
+  secret_rotated_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+  endpoint_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER,
+  lease_owner TEXT,
+  last_status INTEGER,
+  last_error TEXT,
+  last_attempt_at INTEGER,
+  finished_at INTEGER,
+  PRIMARY KEY (endpoint_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, next_attempt_at)
+  WHERE status IN ('pending', 'sending');
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
+  WHERE status IN ('delivered', 'failed');
+`,
+  },
+  {
     // The operator's dashboard (docs/dashboard.md): messages by recipient,
     // newest first; and the messages not yet final by age, for the waiting
     // list and the "oldest queued message" figure and alert. Partial, like

@@ -32,6 +32,8 @@ import { mapSqliteError, promised } from './sqlite-errors.js';
 import { StatementCache } from './statement-cache.js';
 import { SqliteSuppressionStore } from './suppressions.js';
 import { SqliteTemplateStore } from './templates.js';
+import { SqliteComplaintStore } from './complaints.js';
+import { SqliteWebhookStore } from './webhooks.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -89,6 +91,8 @@ export class SqliteStore implements Store {
   readonly dashboard: SqliteDashboardQueries;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
+  readonly webhooks: SqliteWebhookStore;
+  readonly complaints: SqliteComplaintStore;
   private readonly cache: StatementCache;
 
   constructor(
@@ -105,6 +109,8 @@ export class SqliteStore implements Store {
     this.events = new SqliteEventStore(this.cache, options.acceptBatch);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
+    this.webhooks = new SqliteWebhookStore(this.cache);
+    this.complaints = new SqliteComplaintStore(this.cache);
     this.dashboard = new SqliteDashboardQueries(this.cache);
   }
 
