@@ -100,7 +100,7 @@ describe('AlertEvaluator', () => {
     );
     assert.deepEqual(
       t.map((x) => [x.status, x.alert.subject, x.alert.summary]),
-      [['firing', 'a', 'pool a: 0 of 2 relays take traffic']],
+      [['firing', 'a', 'pool a: 0 of 2 relays up']],
     );
   });
 

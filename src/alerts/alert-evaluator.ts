@@ -28,6 +28,7 @@ export interface WindowCounts {
 
 export interface AlertSignals {
   relays: readonly { name: string; state: CircuitState }[];
+  /** `available`: relays of the pool with a closed circuit. */
   pools: readonly { name: string; available: number; total: number }[];
   /** Outcome counts over the last `windowMs`. */
   window(windowMs: number): WindowCounts;
@@ -170,7 +171,7 @@ function observe(rule: AlertRuleConfig, signals: AlertSignals): Observation[] {
           subject: p.name,
           holds: p.total > 0 && p.available === 0,
           value: p.available === 0 ? 1 : 0,
-          summary: `pool ${p.name}: ${p.available} of ${p.total} relays take traffic`,
+          summary: `pool ${p.name}: ${p.available} of ${p.total} relays up`,
         }));
     case 'error-rate':
     case 'bounce-rate':

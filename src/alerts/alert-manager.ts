@@ -113,6 +113,7 @@ export class AlertManager {
     const { clock, store, stats, delivery, events, logger } = this.options;
     const now = clock.now();
     const snapshot = delivery?.snapshot();
+    const closed = new Set(snapshot?.relays.filter((r) => r.state === 'closed').map((r) => r.name));
     let oldestPendingAgeMs: number | undefined;
     if (this.needsQueueAge) {
       const oldest = await store.dashboard.oldestPendingAt();
@@ -120,10 +121,14 @@ export class AlertManager {
     }
     const signals: AlertSignals = {
       relays: snapshot?.relays ?? [],
+      // A pool is down when none of its relays has a closed circuit. Not the
+      // pool's own `available`: a half-open relay counts there (it takes the
+      // probe), and a relay that stays down would make the alert flap with
+      // every cool-down.
       pools:
         snapshot?.pools.map((p) => ({
           name: p.name,
-          available: p.available,
+          available: p.relays.filter((name) => closed.has(name)).length,
           total: p.relays.length,
         })) ?? [],
       window: (windowMs) => stats.window(windowMs),

@@ -276,7 +276,7 @@ export const AlertRuleSchema = Type.Object(
       ALERT_KINDS.map((k) => Type.Literal(k)),
       {
         description:
-          "`relay-down`: a relay's circuit is not closed; `pool-down`: no relay of a pool takes traffic; `error-rate`: deferred + bounced over all attempts; `bounce-rate`: bounced over delivered + bounced; `complaint-rate`: complaints over delivered; `queue-age`: the oldest message not yet final is older than `maxAge` (docs/alerts.md).",
+          "`relay-down`: a relay's circuit is not closed; `pool-down`: no relay of a pool has a closed circuit; `error-rate`: deferred + bounced over all attempts; `bounce-rate`: bounced over delivered + bounced; `complaint-rate`: complaints over delivered; `queue-age`: the oldest message not yet final is older than `maxAge` (docs/alerts.md).",
       },
     ),
     relay: Type.Optional(

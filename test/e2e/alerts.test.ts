@@ -172,6 +172,46 @@ describe('alerts (e2e)', () => {
     }
   });
 
+  it('a recorded complaint counts in the complaint rate and fires its alert', async () => {
+    const hook = await receiver();
+    closers.push(() => new Promise((resolve) => hook.server.close(resolve)));
+    const t = await startTestSluice({
+      sink: { port: 0 },
+      dashboard: { sampleInterval: '500ms' },
+      alerts: {
+        rules: [
+          { name: 'complaints', kind: 'complaint-rate', threshold: 10, minEvents: 1, window: '1m' },
+        ],
+        webhooks: [{ url: hook.url, secret: SECRET, allowPrivate: true }],
+        evaluateInterval: '100ms',
+      },
+    });
+    closers.push(() => t.close());
+    const id = await sendTestMessage(t, 'reader@example.com');
+    await waitFor('the delivery', async () =>
+      (await t.api<{ status: string }>('GET', `/v1/messages/${id}`)).body.status === 'delivered'
+        ? true
+        : undefined,
+    );
+    const complaint = await t.api('POST', '/v1/complaints', {
+      email: 'reader@example.com',
+      messageId: id,
+    });
+    assert.equal(complaint.status, 200, JSON.stringify(complaint.body));
+    assert.equal(await metric(t, 'sluice_complaints_total', ''), undefined, 'no labels');
+    const text = await (await fetch(`${t.sluice.url}/metrics`)).text();
+    assert.match(text, /^sluice_complaints_total 1$/m);
+    const fired = await waitFor('the complaint-rate notification', () =>
+      hook.received.find(
+        (r) => (JSON.parse(r.body) as AlertNotification).alert.rule === 'complaints',
+      ),
+    );
+    const payload = JSON.parse(fired.body) as AlertNotification;
+    assert.equal(payload.type, 'alert.firing');
+    assert.equal(payload.alert.value, 100);
+    assert.equal(payload.alert.threshold, 10);
+  });
+
   it('refuses to start with a rule that names an unknown relay', async () => {
     await assert.rejects(
       startTestSluice({
