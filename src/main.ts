@@ -21,6 +21,7 @@ import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
 import type { SluiceConfig } from './config/config.js';
 import { withSinkPort } from './config/load.js';
+import { CampaignScheduler } from './campaigns/scheduler.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -178,6 +179,24 @@ export async function startSluice(
         return dispatcher.stop();
       });
     }
+    // Campaign scheduling and fan-out run where delivery may run (all and
+    // worker nodes); several nodes share the work through the store's leases.
+    const scheduler =
+      role !== 'api'
+        ? new CampaignScheduler({
+            store,
+            clock,
+            config,
+            events,
+            logger,
+            nodeId,
+            onBatch: () => worker?.wake('local'),
+          })
+        : undefined;
+    if (scheduler) {
+      scheduler.start();
+      cleanups.push(() => scheduler.stop());
+    }
 
     // Live figures for the dashboard and the alert rates; alert rules (src/alerts/).
     // Hand-built configurations (tests) have no dashboard section: not served.
@@ -233,6 +252,7 @@ export async function startSluice(
       ...(sink ? { sink } : {}),
       onAccepted: () => worker?.wake('local'),
       onWebhookEnqueued: () => dispatcher?.wake(),
+      onCampaignChange: () => scheduler?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
       ...(dashboardConfig.enabled
         ? {

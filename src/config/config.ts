@@ -214,6 +214,8 @@ export interface SluiceConfig {
   tracking?: TrackingConfig;
   /** Absent in hand-built configurations (tests): DEFAULT_WEBHOOKS applies. */
   webhooks?: WebhooksConfig;
+  /** Absent in hand-built configurations (tests): the defaults (DEFAULT_CAMPAIGNS_CONFIG). */
+  campaigns?: CampaignsConfig;
   /** Absent in hand-built configurations (tests): the dashboard is not served. */
   dashboard?: DashboardConfig;
   /** Absent in hand-built configurations (tests): no alert rules. */
@@ -221,3 +223,18 @@ export interface SluiceConfig {
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
 }
+
+export interface CampaignsConfig {
+  batchSize: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  guard: { maxBounceRate: number; maxComplaintRate: number; minSample: number };
+}
+
+/** The schema's defaults, for configurations built by hand. */
+export const DEFAULT_CAMPAIGNS_CONFIG: CampaignsConfig = {
+  batchSize: 1000,
+  pollIntervalMs: 1000,
+  leaseMs: 30_000,
+  guard: { maxBounceRate: 0.1, maxComplaintRate: 0.005, minSample: 200 },
+};

@@ -368,6 +368,12 @@ function resolveConfig(
       },
       retentionMs: parseDuration(input.webhooks.retention),
     },
+    campaigns: {
+      batchSize: input.campaigns.batchSize,
+      pollIntervalMs: parseDuration(input.campaigns.pollInterval),
+      leaseMs: parseDuration(input.campaigns.lease),
+      guard: { ...input.campaigns.guard },
+    },
     dashboard: resolveDashboard(input.dashboard),
     alerts: resolveAlerts(input.alerts, relays, pools),
     source,

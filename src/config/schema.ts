@@ -679,7 +679,10 @@ export const ConfigSchema = Type.Object(
           description:
             'Reject a message (422) whose template uses a variable that neither the message variables nor the contact provide.',
         }),
-        renderTimeout: Duration('100ms', 'Longest time one template may take to render.'),
+        renderTimeout: Duration(
+          '1s',
+          'Longest time one template may take to render (wall clock: a runaway template is stopped; memory and size have their own limits). Normal templates take well under a millisecond; the margin keeps a loaded machine (GC pauses, a busy CPU) from failing good mail.',
+        ),
       },
       { additionalProperties: false, default: {}, description: 'Liquid templates.' },
     ),
@@ -849,6 +852,55 @@ export const ConfigSchema = Type.Object(
         additionalProperties: false,
         default: {},
         description: 'Outgoing webhooks (docs/webhooks.md).',
+      },
+    ),
+    campaigns: Type.Object(
+      {
+        batchSize: Type.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 1000,
+          description:
+            'Messages a campaign fan-out writes per transaction; its cursor is saved after each batch, so a restarted fan-out repeats at most one batch (and the repeat creates nothing).',
+        }),
+        pollInterval: Duration(
+          '1s',
+          'How often the campaign scheduler looks for work when nothing woke it (a campaign due, a fan-out another node left, a test window over, guard rails).',
+        ),
+        lease: Duration(
+          '30s',
+          "How long a node owns a campaign's fan-out without renewing it; another node takes the fan-out over from its saved cursor after that.",
+        ),
+        guard: Type.Object(
+          {
+            maxBounceRate: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.1,
+              description:
+                'A campaign pauses itself when more than this share of its finished messages bounced (after `minSample` of them).',
+            }),
+            maxComplaintRate: Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.005,
+              description:
+                'A campaign pauses itself when more than this share of its finished messages went to contacts whose status is `complained`.',
+            }),
+            minSample: Type.Integer({
+              minimum: 1,
+              default: 200,
+              description:
+                'Finished messages (delivered or bounced) a campaign needs before the guard rails judge it.',
+            }),
+          },
+          { additionalProperties: false, default: {}, description: 'Guard rails.' },
+        ),
+      },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Campaigns: scheduling, fan-out and guard rails (docs/campaigns.md).',
       },
     ),
     dashboard: Type.Object(

@@ -82,6 +82,11 @@ export const ERROR_CATALOG = {
       'A segment condition breaks the language (docs/segments.md); `field` names its JSON path, e.g. `conditions.and[2].op`.',
   },
   ERR_NOT_FOUND: { kind: 'not-found', description: 'The resource does not exist.' },
+  ERR_CAMPAIGN_STATE: {
+    kind: 'conflict',
+    description:
+      "The campaign's status does not allow the action (e.g. editing a campaign that is sending).",
+  },
   ERR_ROUTE_NOT_FOUND: { kind: 'not-found', description: 'No endpoint has this method and path.' },
   ERR_CONFLICT: {
     kind: 'conflict',

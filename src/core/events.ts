@@ -48,6 +48,17 @@ export interface SluiceEventMap {
     status?: number;
     durationMs: number;
   };
+  /** A campaign changed state (`by`: the API, the scheduler, the fan-out or the guard rails). */
+  'campaign:status': {
+    id: string;
+    status: string;
+    by: 'api' | 'scheduler' | 'fan-out' | 'guard';
+    reason?: string;
+  };
+  /** A fan-out batch committed: messages created, and active contacts skipped as suppressed. */
+  'campaign:batch': { id: string; created: number; suppressed: number; durationMs: number };
+  /** An A/B test was decided: the winning variant's index. */
+  'campaign:winner': { id: string; variant: number; metric: string };
   /**
    * A recipient reported a message as spam (a feedback-loop report or a
    * complaint recorded through the API), counted by the complaint-rate alert.

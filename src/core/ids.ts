@@ -14,6 +14,7 @@ export const ID_PREFIXES = {
   event: 'evt',
   segment: 'seg',
   engagement: 'eng',
+  campaign: 'cmp',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -75,6 +75,13 @@ export interface NewMessage {
   createdAt: number;
   /** After this instant a deferred message is `expired` instead of retried. */
   expiresAt: number;
+  /**
+   * A campaign's message (core/campaign.ts): its content, variables and pool
+   * come from the campaign's `variant` (the index into its variants; 0 when
+   * it has none), unless the row carries its own.
+   */
+  campaignId?: string;
+  variant?: number;
 }
 
 export interface StoredMessage extends NewMessage {

@@ -20,6 +20,14 @@ const GOOD: unknown[] = [
   { field: 'status', op: 'in', value: ['active'] },
   { event: 'purchase' },
   { event: 'purchase', atLeast: 3, withinDays: 30 },
+  { engagement: 'opened' },
+  { engagement: 'clicked', campaign: 'cmp_1', atLeast: 2, withinDays: 30 },
+  {
+    and: [
+      { engagement: 'opened', campaign: 'cmp_1', withinDays: 30 },
+      { not: { engagement: 'clicked', campaign: 'cmp_1' } },
+    ],
+  },
   nested(9),
   { and: Array.from({ length: 99 }, () => ({ inList: 'l' })) },
 ];
@@ -29,7 +37,35 @@ const BAD: [unknown, string, string][] = [
   [null, 'conditions', 'must be an object'],
   [[], 'conditions', 'must be an object'],
   [{}, 'conditions', 'must hold one of'],
-  [{ opened: 'cmp_1' }, 'conditions', 'engagement conditions are not supported'],
+  [
+    { opened: 'cmp_1' },
+    'conditions',
+    'must hold one of and, or, not, attribute, field, inList, event, engagement',
+  ],
+  [
+    { engagement: 'viewed' },
+    'conditions.engagement',
+    'unknown engagement "viewed"; expected one of opened, clicked',
+  ],
+  [{ engagement: 'open' }, 'conditions.engagement', 'expected one of opened, clicked'],
+  [{ engagement: ['opened'] }, 'conditions.engagement', 'unknown engagement'],
+  [{ engagement: 'opened', campaign: 42 }, 'conditions.campaign', 'must be a string of 1 to 200'],
+  [{ engagement: 'opened', campaign: null }, 'conditions.campaign', 'must be a string'],
+  [{ engagement: 'opened', campaign: '' }, 'conditions.campaign', 'must be a string'],
+  [{ engagement: 'opened', campaign: 'c'.repeat(201) }, 'conditions.campaign', '1 to 200'],
+  [{ engagement: 'opened', atLeast: 0 }, 'conditions.atLeast', 'integer from 1 to 1000000'],
+  [{ engagement: 'opened', atLeast: '2' }, 'conditions.atLeast', 'integer from 1'],
+  [{ engagement: 'clicked', withinDays: 3651 }, 'conditions.withinDays', 'integer from 1 to 3650'],
+  [
+    { engagement: 'opened', campain: 'cmp_1' },
+    'conditions.campain',
+    'unknown key; expected engagement, campaign, atLeast, withinDays',
+  ],
+  [
+    { and: [{ inList: 'a' }, { not: { engagement: 'clicked', campaign: 'x', at: 1 } }] },
+    'conditions.and[1].not.at',
+    'unknown key',
+  ],
   [
     { and: [{ inList: 'a' }, { inList: 'b' }, { attribute: 'plan', op: 'like', value: 'x' }] },
     'conditions.and[2].op',

@@ -6,9 +6,8 @@
  * JSON path of the offending part (`conditions.and[2].op`). Compilation to
  * SQL lives with each dialect in the store layer.
  *
- * Engagement conditions (opened or clicked a campaign) are not part of the
- * language yet: there are no tracking tables to query, and a condition the
- * store would ignore must not be accepted.
+ * Engagement conditions (opened or clicked, optionally one campaign) read
+ * the engagement table that tracking fills (docs/tracking.md).
  */
 import { SluiceError } from './errors.js';
 
@@ -53,6 +52,21 @@ export interface EventCondition {
   withinDays?: number;
 }
 
+/** What a recipient did, as the language says it; the engagement kind each is recorded as. */
+export const ENGAGEMENT_ACTIONS = { opened: 'open', clicked: 'click' } as const;
+export type EngagementAction = keyof typeof ENGAGEMENT_ACTIONS;
+const ACTION_NAMES = Object.keys(ENGAGEMENT_ACTIONS) as EngagementAction[];
+
+export interface EngagementCondition {
+  engagement: EngagementAction;
+  /** A campaign id: only that campaign's messages count; any message when absent. */
+  campaign?: string;
+  /** Default 1. Every open or click counts, repeats included. */
+  atLeast?: number;
+  /** Counted over the last `withinDays` days before now; all time when absent. */
+  withinDays?: number;
+}
+
 export type SegmentCondition =
   | { and: SegmentCondition[] }
   | { or: SegmentCondition[] }
@@ -60,7 +74,8 @@ export type SegmentCondition =
   | AttributeCondition
   | FieldCondition
   | { inList: string }
-  | EventCondition;
+  | EventCondition
+  | EngagementCondition;
 
 /**
  * Bounds keep a stored segment's SQL small enough to plan quickly and a
@@ -175,10 +190,12 @@ class Checker {
       this.text(input.inList, `${path}.inList`, 200);
     } else if ('event' in input) {
       this.event(input, path);
+    } else if ('engagement' in input) {
+      this.engagement(input, path);
     } else {
       this.issue(
         path,
-        'must hold one of and, or, not, attribute, field, inList, event (engagement conditions are not supported yet)',
+        'must hold one of and, or, not, attribute, field, inList, event, engagement',
       );
     }
   }
@@ -298,6 +315,24 @@ class Checker {
   private event(input: Json, path: string): void {
     this.onlyKeys(input, path, ['event', 'atLeast', 'withinDays']);
     this.text(input.event, `${path}.event`, 200);
+    this.window(input, path);
+  }
+
+  private engagement(input: Json, path: string): void {
+    this.onlyKeys(input, path, ['engagement', 'campaign', 'atLeast', 'withinDays']);
+    const action = input.engagement;
+    if (typeof action !== 'string' || !(ACTION_NAMES as string[]).includes(action)) {
+      this.issue(
+        `${path}.engagement`,
+        `unknown engagement ${JSON.stringify(action)}; expected one of ${list(ACTION_NAMES)}`,
+      );
+    }
+    if (input.campaign !== undefined) this.text(input.campaign, `${path}.campaign`, 200);
+    this.window(input, path);
+  }
+
+  /** `atLeast` and `withinDays`, shared by event and engagement conditions. */
+  private window(input: Json, path: string): void {
     if (input.atLeast !== undefined) {
       this.integer(input.atLeast, `${path}.atLeast`, SEGMENT_LIMITS.maxAtLeast);
     }

@@ -164,6 +164,8 @@ export interface MessageDispatch {
   lane: Stream;
   signal?: AbortSignal;
   onStart?: () => void;
+  /** A campaign's pool: used instead of the routing rules when it names a configured pool. */
+  pool?: string;
 }
 
 /** Every relay's connections and every pool, built from the configuration. */
@@ -244,7 +246,8 @@ export class RelayPools {
 
   /** Routes, throttles and sends one message; see the header comment. */
   async send(message: ClaimedMessage, dispatch: MessageDispatch): Promise<DispatchResult> {
-    const pool = this.route(message);
+    const chosen = dispatch.pool === undefined ? undefined : this.pools.get(dispatch.pool);
+    const pool = chosen ?? this.route(message);
     const recipientDomain = domainOf(message.to.email);
     const grant = await this.throttles.acquire({
       lane: dispatch.lane,

@@ -51,6 +51,8 @@ import { verpAddress } from '../core/verp.js';
 import { buildMime, renderContent } from '../render/compose.js';
 import { applyTracking } from '../render/tracking.js';
 import type { TemplateEngine } from '../render/liquid.js';
+import type { Campaign } from '../core/campaign.js';
+import { campaignParts, loadCampaigns } from './campaign-content.js';
 import { DkimSigner } from './dkim-signer.js';
 import type { DeliverySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
@@ -90,7 +92,7 @@ export interface DeliveryWorkerOptions {
   random?: () => number;
 }
 
-type Prepared = { kind: 'ready'; raw: Buffer } | { kind: 'failed'; reason: string };
+type Prepared = { kind: 'ready'; raw: Buffer; pool?: string } | { kind: 'failed'; reason: string };
 
 export class DeliveryWorker {
   readonly pools: RelayPools;
@@ -235,10 +237,12 @@ export class DeliveryWorker {
   // ── preparing and sending ───────────────────────────────────────────
 
   private async prepareBatch(batch: ClaimedMessage[]): Promise<void> {
-    const [templates, suppressed] = await Promise.all([
+    const [loadedTemplates, suppressed, campaigns] = await Promise.all([
       this.loadTemplates(batch),
       loadSuppressed(this.options.store, batch, this.options.logger),
+      loadCampaigns(this.options.store, batch, this.options.logger),
     ]);
+    const templates = campaigns ? loadedTemplates : undefined;
     let sliceStart = performance.now();
     for (const message of batch) {
       if (this.stopping) {
@@ -256,7 +260,7 @@ export class DeliveryWorker {
         this.track(this.deliveries, this.settle(message, settlement));
         continue;
       }
-      const prepared = await this.prepare(message, templates);
+      const prepared = await this.prepare(message, templates, campaigns ?? new Map());
       if (prepared.kind === 'failed') {
         const settlement = settlementForFailure(
           message,
@@ -266,7 +270,7 @@ export class DeliveryWorker {
         );
         this.track(this.deliveries, this.settle(message, settlement));
       } else {
-        this.track(this.deliveries, this.deliver(message, prepared.raw));
+        this.track(this.deliveries, this.deliver(message, prepared.raw, prepared.pool));
       }
       if (performance.now() - sliceStart >= TIME_SLICE_MS) {
         await yieldToEventLoop();
@@ -291,16 +295,24 @@ export class DeliveryWorker {
   private async prepare(
     message: ClaimedMessage,
     templates: Map<string, Template>,
+    campaigns: ReadonlyMap<string, Campaign>,
   ): Promise<Prepared> {
     try {
-      const template = message.templateId ? templates.get(message.templateId) : undefined;
-      const rendered = renderContent(this.options.templates, message, template);
+      const campaign = campaignParts(campaigns, message);
+      const template = message.templateId ? templates.get(message.templateId) : campaign?.source;
+      const rendered = renderContent(
+        this.options.templates,
+        campaign?.message ?? message,
+        template,
+      );
       const tracked = applyTracking(this.options.config.tracking, message, rendered);
       const date = new Date(this.options.clock.now());
       const mime = await buildMime(message, tracked.content, date, tracked.headers);
       // Signed here, inside the time slice: RSA signing is CPU work like MIME.
       const raw = this.signer.sign(mime, domainOf(message.from.email), date);
-      return { kind: 'ready', raw };
+      return campaign?.pool !== undefined
+        ? { kind: 'ready', raw, pool: campaign.pool }
+        : { kind: 'ready', raw };
     } catch (error) {
       if (isSluiceError(error)) return { kind: 'failed', reason: error.message };
       this.options.logger.error({ err: error, id: message.id }, 'building a message failed');
@@ -308,13 +320,14 @@ export class DeliveryWorker {
     }
   }
 
-  private async deliver(message: ClaimedMessage, raw: Buffer): Promise<void> {
+  private async deliver(message: ClaimedMessage, raw: Buffer, pool?: string): Promise<void> {
     const { clock } = this.options;
     let startedAt = clock.now();
     const result = await this.pools.send(message, {
       lane: message.stream,
       envelope: { from: this.envelopeSender(message), to: [message.to.email] },
       raw,
+      ...(pool !== undefined ? { pool } : {}),
       signal: this.abort.signal,
       onStart: () => {
         startedAt = clock.now();

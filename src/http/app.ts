@@ -31,6 +31,7 @@ import type { CapturedMessage } from '../sink/capture-relay.js';
 import { ApiKeyVerifier } from './auth.js';
 import { assertNoNul } from './nul-check.js';
 import { installErrorHandlers } from './errors.js';
+import { campaignRoutes } from './routes/campaigns.js';
 import { contactRoutes } from './routes/contacts.js';
 import { eventRoutes } from './routes/events.js';
 import { listRoutes } from './routes/lists.js';
@@ -64,6 +65,8 @@ export interface AppDeps {
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
   /** Called after a message is durably accepted (wakes the delivery worker). */
   onAccepted?: () => void;
+  /** Called after a campaign was scheduled, sent, resumed … (wakes the campaign scheduler). */
+  onCampaignChange?: () => void;
   /**
    * `system`: only the system routes (health, readiness, metrics), for a
    * node of role `worker`, which accepts nothing; default `all`.
@@ -89,6 +92,11 @@ export const API_TAGS = [
       'Saved conditions over contacts (attributes, lists, events), counted and previewed.',
   },
   { name: 'templates', description: 'Stored Liquid templates.' },
+  {
+    name: 'campaigns',
+    description:
+      'Bulk mail to lists and segments: scheduling, A/B tests, pause and cancel, live statistics.',
+  },
   { name: 'suppressions', description: 'Addresses Sluice does not send to.' },
   { name: 'sink', description: 'The built-in capture relay (development and tests).' },
   {
@@ -194,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       sinkRoutes(v1, deps);
       webhookRoutes(v1, deps);
       complaintRoutes(v1, deps);
+      campaignRoutes(v1, deps);
       done();
     },
     { prefix: '/v1' },

@@ -228,11 +228,40 @@ export function createMetrics(events: EventBus, store: Store, clock: Clock = sys
     registers: [registry],
   });
 
+  const campaignMessages = new client.Counter({
+    name: 'sluice_campaign_messages_total',
+    help: 'Messages written by campaign fan-outs (duplicates of a resumed fan-out not counted).',
+    registers: [registry],
+  });
+  const campaignSkipped = new client.Counter({
+    name: 'sluice_campaign_skipped_total',
+    help: 'Active contacts a campaign fan-out left out because their address is suppressed.',
+    registers: [registry],
+  });
+  const campaignBatchSeconds = new client.Histogram({
+    name: 'sluice_campaign_batch_seconds',
+    help: 'Time to read, filter and write one fan-out batch.',
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const campaignTransitions = new client.Counter({
+    name: 'sluice_campaign_transitions_total',
+    help: 'Campaign state changes, by new status and by who made them (api, scheduler, fan-out, guard).',
+    labelNames: ['status', 'by'],
+    registers: [registry],
+  });
+
   const unsubscribe = [
     events.on('webhook:attempt', (e) => {
       webhookDeliveries.inc({ outcome: e.outcome });
       webhookDuration.observe(e.durationMs / 1000);
     }),
+    events.on('campaign:batch', (e) => {
+      campaignMessages.inc(e.created);
+      campaignSkipped.inc(e.suppressed);
+      campaignBatchSeconds.observe(e.durationMs / 1000);
+    }),
+    events.on('campaign:status', (e) => campaignTransitions.inc({ status: e.status, by: e.by })),
     events.on('worker:wake', (e) => wakeups.inc({ source: e.source })),
     events.on('relay:state', (e) => {
       relayUp.set({ relay: e.relay }, e.state === 'closed' ? 1 : 0);

@@ -36,7 +36,8 @@ export function renderContent(
   message: ClaimedMessage,
   template?: Template,
 ): RenderedContent {
-  const source = message.templateId ? template : message;
+  // A campaign message without a template of its own renders its campaign's sources (`template`).
+  const source = message.templateId ? template : (template ?? message);
   if (!source) {
     throw new SluiceError(
       'ERR_TEMPLATE_NOT_FOUND',

@@ -59,6 +59,8 @@ export interface MessageRow {
   created_at: number;
   updated_at: number;
   expires_at: number;
+  campaign_id?: string | null;
+  variant?: number | null;
 }
 
 export interface ClaimedMessageRow extends MessageRow {
@@ -89,6 +91,8 @@ export const MESSAGE_INSERT_COLUMNS = [
   'created_at',
   'updated_at',
   'expires_at',
+  'campaign_id',
+  'variant',
 ] as const;
 
 /** The values for MESSAGE_INSERT_COLUMNS; a new message is queued and due at once. */
@@ -118,6 +122,8 @@ export function messageInsertValues(
     message.createdAt,
     message.createdAt,
     message.expiresAt,
+    message.campaignId ?? null,
+    message.variant ?? null,
   ];
 }
 
@@ -153,6 +159,10 @@ export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMess
   if (row.bounce_category !== undefined && row.bounce_category !== null) {
     message.bounceCategory = row.bounce_category as BounceCategory;
   }
+  if (row.campaign_id !== undefined && row.campaign_id !== null) {
+    message.campaignId = row.campaign_id;
+  }
+  if (row.variant !== undefined && row.variant !== null) message.variant = Number(row.variant);
   return message;
 }
 

@@ -18,8 +18,9 @@
  * - `in` is the `or` of `eq`s; `{and: []}` is everyone, `{or: []}` no one;
  * - values compare with their JSON type: the string "42" is not the number 42.
  */
+import type { EngagementKind } from '../core/ports/store.js';
 import type { Scalar, SegmentCondition } from '../core/segment.js';
-import { isoDateToMs } from '../core/segment.js';
+import { ENGAGEMENT_ACTIONS, isoDateToMs } from '../core/segment.js';
 
 const DAY_MS = 86_400_000;
 
@@ -47,6 +48,24 @@ export interface SegmentDialect {
   inList(listId: string): string;
   /** At least `atLeast` events named `name` with occurred_at >= since. */
   eventCount(name: string, since: number, atLeast: number): string;
+  /**
+   * At least `atLeast` engagement rows of `kind` with at >= since, of
+   * messages of `campaign` when given: the contact's rows (contact_id) plus
+   * rows recorded with no contact whose email is the contact's, lower-cased
+   * (a message sent before the contact existed, or to a deleted contact's
+   * address that has a contact again).
+   */
+  engagementCount(
+    kind: EngagementKind,
+    campaign: string | undefined,
+    since: number,
+    atLeast: number,
+  ): string;
+}
+
+/** The lower bound of a `withinDays` window ending at `now`; no bound without one. */
+function windowStart(now: number, withinDays: number | undefined): number {
+  return withinDays === undefined ? Number.MIN_SAFE_INTEGER : now - withinDays * DAY_MS;
 }
 
 export function compileSegment(
@@ -67,11 +86,18 @@ export function compileSegment(
   if ('not' in condition) return `(NOT ${compile(condition.not)})`;
   if ('inList' in condition) return leaf(d.inList(condition.inList));
   if ('event' in condition) {
-    const since =
-      condition.withinDays === undefined
-        ? Number.MIN_SAFE_INTEGER
-        : now - condition.withinDays * DAY_MS;
+    const since = windowStart(now, condition.withinDays);
     return leaf(d.eventCount(condition.event, since, condition.atLeast ?? 1));
+  }
+  if ('engagement' in condition) {
+    return leaf(
+      d.engagementCount(
+        ENGAGEMENT_ACTIONS[condition.engagement],
+        condition.campaign,
+        windowStart(now, condition.withinDays),
+        condition.atLeast ?? 1,
+      ),
+    );
   }
   if ('field' in condition) {
     const column = CONTACT_COLUMNS[condition.field];

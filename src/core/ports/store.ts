@@ -9,6 +9,13 @@
  * Unique-constraint violations surface as SluiceError('ERR_CONFLICT').
  */
 import type { Wakeups } from './wakeups.js';
+import type {
+  Campaign,
+  CampaignDefinition,
+  CampaignPause,
+  CampaignStatus,
+  FanOutProgress,
+} from '../campaign.js';
 import type { BounceCategory } from '../bounce.js';
 import type {
   AttemptRecord,
@@ -252,6 +259,16 @@ export interface MessageStore {
   countByStatus(): Promise<StatusCounts>;
   /** The earliest dueAt among claimable rows, to sleep until then. */
   nextDueAt(): Promise<number | undefined>;
+  /**
+   * Campaign fan-out: stores a batch of messages in ONE transaction
+   * (committed before the promise resolves) and returns how many were
+   * created. A message whose (campaignId, to.email) is stored already is
+   * skipped, so writing a batch twice (a fan-out resumed after a crash)
+   * creates each message once. With `campaignId`, the batch is written only
+   * while that campaign is `sending`; a pause or cancel that commits first
+   * makes it write nothing (0). Wakes other nodes' workers on commit.
+   */
+  acceptBatch(messages: NewMessage[], options?: { campaignId?: string }): Promise<number>;
 }
 
 // ── Suppressions ───────────────────────────────────────────────────────
@@ -398,6 +415,102 @@ export interface EngagementStore {
   countForContact(contactId: string, kind: EngagementKind, since: number): Promise<number>;
 }
 
+// ── Campaigns ──────────────────────────────────────────────────────────
+
+/**
+ * A conditional status change: applied only when the row's status is one of
+ * `from`, in one transaction with what it does to the campaign's messages:
+ * - hold: queued and deferred messages get dueAt = CAMPAIGN_HOLD (the
+ *   worker's claims never reach them);
+ * - release: held messages are due at `at`;
+ * - cancel: queued, deferred and held messages (and sending ones whose lease
+ *   ran out) become `failed` with lastError "campaign cancelled".
+ */
+export interface CampaignTransition {
+  from: readonly CampaignStatus[];
+  to: CampaignStatus;
+  at: number;
+  sendAt?: number;
+  /** Set, or cleared with null. */
+  pause?: CampaignPause | null;
+  startedAt?: number;
+  messages?: 'hold' | 'release' | 'cancel';
+}
+
+/** The fan-out's save point after a batch; applied only while `owner` holds the lease. */
+export interface FanOutSave {
+  owner: string;
+  progress: FanOutProgress;
+  at: number;
+  winner?: number;
+  testEndsAt?: number;
+  /** The lease is extended to this instant. */
+  leaseUntil: number;
+}
+
+/** Counts of a campaign's messages, grouped as the statistics need them. */
+export interface CampaignMessageCount {
+  variant: number;
+  status: MessageStatus;
+  bounceCategory?: BounceCategory;
+  count: number;
+}
+
+export interface CampaignEngagementCount {
+  variant: number;
+  kind: EngagementKind;
+  /** Distinct messages with at least one event of the kind. */
+  messages: number;
+}
+
+export interface CampaignStore {
+  create(campaign: Campaign): Promise<Campaign>;
+  get(id: string): Promise<Campaign | undefined>;
+  getMany(ids: string[]): Promise<Campaign[]>;
+  /** Ordered by id. */
+  list(query: PageQuery & { status?: CampaignStatus }): Promise<Page<Campaign>>;
+  /** Replaces name and definition while the status is one of `statuses`; undefined otherwise. */
+  update(
+    id: string,
+    patch: { name: string; definition: CampaignDefinition; sendAt?: number | null; at: number },
+    statuses: readonly CampaignStatus[],
+  ): Promise<Campaign | undefined>;
+  /** See CampaignTransition; undefined when the campaign is missing or not in a `from` state. */
+  transition(id: string, change: CampaignTransition): Promise<Campaign | undefined>;
+  /** Deletes the campaign while it is a draft. */
+  deleteDraft(id: string): Promise<boolean>;
+  /** Ids of scheduled campaigns with sendAt <= now. */
+  due(now: number, limit: number): Promise<string[]>;
+  /** The earliest sendAt of a scheduled campaign. */
+  nextSendAt(): Promise<number | undefined>;
+  /**
+   * Takes the fan-out lease of one campaign that is `sending` with fan-out
+   * work ready (phase pending, all, test or rest; or waiting with its test
+   * window over) whose lease is free or ran out (or is `owner`'s already).
+   * Two nodes never hold one campaign (SKIP LOCKED / conditional update).
+   */
+  claimFanOut(owner: string, now: number, leaseMs: number): Promise<Campaign | undefined>;
+  /** Saves the cursor (and phase, winner …); false when the lease was lost or the campaign left `sending`. */
+  saveFanOut(id: string, save: FanOutSave): Promise<boolean>;
+  /** Ends the fan-out: phase done, status `sent` (only from `sending`, under the lease). */
+  finishFanOut(id: string, owner: string, progress: FanOutProgress, at: number): Promise<boolean>;
+  releaseFanOut(id: string, owner: string): Promise<void>;
+  /** Campaigns whose messages may still change: sending, sent, paused, or cancelled, without completedAt. */
+  active(limit: number): Promise<Campaign[]>;
+  /** Sets completedAt when no message of the campaign is queued, deferred or sending; true then. */
+  completeIfSettled(id: string, at: number): Promise<boolean>;
+  /** Re-applies a cancel to messages that were in flight at the time (see CampaignTransition). */
+  sweepCancelled(id: string, now: number): Promise<number>;
+  /** Re-holds messages of a paused campaign that became due again (a retry scheduled in flight). */
+  sweepPaused(id: string, at: number): Promise<number>;
+  messageCounts(id: string): Promise<CampaignMessageCount[]>;
+  engagementCounts(id: string): Promise<CampaignEngagementCount[]>;
+  /** Messages of the campaign whose recipient's contact status is `complained`. */
+  complaints(id: string): Promise<number>;
+}
+
+/** dueAt of a held message: later than any real schedule, so no claim reaches it. */
+export const CAMPAIGN_HOLD = 8_000_000_000_000_000;
 // ── Dashboard queries ──────────────────────────────────────────────────
 
 /** A message as the dashboard lists it: no bodies, no variables. */
@@ -451,6 +564,7 @@ export interface Store {
   readonly events: EventStore;
   readonly segments: SegmentStore;
   readonly engagement: EngagementStore;
+  readonly campaigns: CampaignStore;
   /** Cross-process wake-ups (a no-op where `listenNotify` is false). */
   readonly wakeups: Wakeups;
   /** Outgoing webhooks: endpoints and the delivery outbox (ports/webhook-store.ts). */

@@ -157,7 +157,13 @@ describe('segments', () => {
       conditions: { opened: 'cmp_1' },
     });
     assert.equal(opened.status, 400);
-    assert.match(errorOf(opened).message, /engagement conditions are not supported/);
+    assert.match(errorOf(opened).message, /must hold one of .*event, engagement/);
+    const viewed = await t.api('POST', '/v1/segments/count', {
+      conditions: { not: { engagement: 'viewed', campaign: 'cmp_1' } },
+    });
+    assert.equal(viewed.status, 400);
+    assert.equal(errorOf(viewed).field, 'conditions.not.engagement');
+    assert.match(errorOf(viewed).message, /expected one of opened, clicked/);
 
     const missing = await t.api('POST', '/v1/segments', { name: 'no conditions' });
     assert.equal(missing.status, 400);
@@ -165,5 +171,43 @@ describe('segments', () => {
     const tooMany = await t.api('GET', `/v1/segments/${created.body.id}/preview?limit=101`);
     assert.equal(tooMany.status, 400);
     assert.equal(errorOf(tooMany).field, 'limit');
+  });
+
+  it('counts opens and clicks, windowed by the app clock', async () => {
+    const at = t.clock.now();
+    const rows = [
+      { kind: 'open', contactId: 'ct_1', email: 'bob@example.com', ago: 3 },
+      { kind: 'open', contactId: 'ct_1', email: 'bob@example.com', ago: 40 },
+      // Recorded with only the address (no contact had it then): still Dee's.
+      { kind: 'click', email: 'dee@example.com', ago: 1 },
+    ] as const;
+    for (const [i, row] of rows.entries()) {
+      await t.store.engagement.record({
+        id: `eng_${i}`,
+        kind: row.kind,
+        messageId: `msg_${i}`,
+        email: row.email,
+        ...('contactId' in row ? { contactId: row.contactId } : {}),
+        at: at - row.ago * DAY,
+      });
+    }
+    const count = async (conditions: unknown): Promise<string[]> => {
+      const response = await t.api<PreviewBody>('POST', '/v1/segments/count', { conditions });
+      assert.equal(response.status, 200, JSON.stringify(conditions));
+      assert.equal(response.body.count, response.body.items.length);
+      return response.body.items.map((c) => c.email);
+    };
+    assert.deepEqual(await count({ engagement: 'opened' }), ['bob@example.com']);
+    assert.deepEqual(await count({ engagement: 'opened', withinDays: 2 }), []);
+    assert.deepEqual(await count({ engagement: 'opened', atLeast: 2, withinDays: 40 }), [
+      'bob@example.com',
+    ]);
+    assert.deepEqual(await count({ engagement: 'clicked' }), ['dee@example.com']);
+    assert.deepEqual(
+      await count({
+        and: [{ attribute: 'plan', op: 'eq', value: 'pro' }, { not: { engagement: 'clicked' } }],
+      }),
+      ['ann@example.com', 'cy@example.com'],
+    );
   });
 });

@@ -111,6 +111,8 @@ function matches(f: Fixture, c: SegmentCondition): boolean {
   if ('or' in c) return c.or.some((x) => matches(f, x));
   if ('not' in c) return !matches(f, c.not);
   if ('inList' in c) return f.lists.includes(c.inList);
+  // These fixtures record no engagement (segment-engagement-contract.ts has its own).
+  if ('engagement' in c) return false;
   if ('event' in c) {
     const within = c.withinDays ?? Infinity;
     const n = (f.events[c.event] ?? []).filter((ago) => ago <= within).length;

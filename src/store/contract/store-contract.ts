@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acceptContract } from './accept-contract.js';
+import { campaignsContract } from './campaigns-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
 import { dashboardContract } from './dashboard-contract.js';
@@ -18,6 +19,7 @@ import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
 import { newMessage, rejectsWith, type MakeStore } from './fixtures.js';
 import { outboxContract } from './outbox-contract.js';
+import { segmentEngagementContract } from './segment-engagement-contract.js';
 import { segmentsContract } from './segments-contract.js';
 import { suppressionsContract } from './suppressions-contract.js';
 import { templatesContract } from './templates-contract.js';
@@ -83,6 +85,8 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     segmentsContract(makeStore);
     engagementContract(makeStore);
     webhooksContract(makeStore);
+    campaignsContract(makeStore);
+    segmentEngagementContract(makeStore);
     dashboardContract(makeStore);
   });
 }

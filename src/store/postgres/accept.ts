@@ -49,9 +49,12 @@ const COLUMN_TYPES: Record<string, string> = {
   created_at: 'bigint',
   updated_at: 'bigint',
   expires_at: 'bigint',
+  variant: 'integer',
 };
-const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
-const RECORD = MESSAGE_INSERT_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c] ?? 'text'}`).join(', ');
+export const COLUMNS = MESSAGE_INSERT_COLUMNS.join(', ');
+export const RECORD = MESSAGE_INSERT_COLUMNS.map((c) => `${c} ${COLUMN_TYPES[c] ?? 'text'}`).join(
+  ', ',
+);
 const N = MESSAGE_INSERT_COLUMNS.length;
 const CREATED_AT = MESSAGE_INSERT_COLUMNS.indexOf('created_at') + 1;
 const SINGLE_PARAMS = MESSAGE_INSERT_COLUMNS.map(
@@ -94,7 +97,7 @@ function judge(claim: IdempotencyClaim, stored: StoredKey): AcceptResult {
     : { kind: 'conflict' };
 }
 
-function batchRecord(item: AcceptItem): Record<string, unknown> {
+export function batchRecord(item: AcceptItem): Record<string, unknown> {
   const values = messageInsertValues(item.message, (json) => json);
   const record: Record<string, unknown> = Object.fromEntries(
     MESSAGE_INSERT_COLUMNS.map((column, i) => [column, values[i]]),

@@ -44,11 +44,15 @@ import {
   settlementEventData,
   settlementEventType,
 } from '../../core/webhook-events.js';
-import { commitAccepts, type AcceptItem } from './accept.js';
+import { batchRecord, COLUMNS, commitAccepts, RECORD, type AcceptItem } from './accept.js';
 import type { PgDatabase } from './pg-database.js';
 
 /** Must read as in the partial index `messages_claim` for the planner to use it. */
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
+
+/** Messages of a paused or cancelled campaign are never claimed (see the SQLite outbox). */
+const NOT_HELD = `(campaign_id IS NULL OR NOT EXISTS (SELECT 1 FROM campaigns k
+    WHERE k.id = messages.campaign_id AND k.status IN ('paused', 'cancelled')))`;
 
 /** One CTE per stream, in priority order; each takes the room the ones before it left. */
 function claimSql(): string {
@@ -57,7 +61,7 @@ function claimSql(): string {
     const room = ['$2::bigint', ...taken].join(' - ');
     return `pick${rank} AS (
       SELECT id, due_at, ${rank} AS rank FROM messages
-      WHERE stream = '${stream}' AND ${CLAIMABLE} AND due_at <= $1
+      WHERE stream = '${stream}' AND ${CLAIMABLE} AND due_at <= $1 AND ${NOT_HELD}
       ORDER BY due_at LIMIT (${room})
       FOR UPDATE SKIP LOCKED)`;
   });
@@ -76,6 +80,10 @@ function claimSql(): string {
 }
 
 export const OUTBOX_SQL = {
+  campaignSending: `SELECT status FROM campaigns WHERE id = $1 FOR SHARE`,
+  insertIgnoring: `INSERT INTO messages (${COLUMNS})
+    SELECT ${COLUMNS} FROM json_to_recordset($1::json) AS i (${RECORD})
+    ON CONFLICT DO NOTHING`,
   get: `SELECT * FROM messages WHERE id = $1`,
   attempts: `SELECT * FROM message_attempts WHERE message_id = $1 ORDER BY attempt`,
   claim: claimSql(),
@@ -184,7 +192,7 @@ export class PgMessageStore implements MessageStore {
   /** `wakeChannel`: the NOTIFY channel each accept batch signals (see accept.ts). */
   constructor(
     private readonly db: PgDatabase,
-    wakeChannel: string,
+    private readonly wakeChannel: string,
   ) {
     this.accepts = new GroupCommit({ commit: (items) => commitAccepts(db, items, wakeChannel) });
   }
@@ -197,6 +205,33 @@ export class PgMessageStore implements MessageStore {
   /** Waits for accepts already submitted, then refuses new ones. */
   close(): Promise<void> {
     return this.accepts.close();
+  }
+
+  /**
+   * One transaction: the campaign row FOR SHARE (a pause or cancel, which
+   * updates it, waits for this batch or makes it write nothing), one INSERT
+   * of the whole batch as JSON, and a NOTIFY delivered on commit.
+   */
+  async acceptBatch(
+    messages: NewMessage[],
+    options: { campaignId?: string } = {},
+  ): Promise<number> {
+    if (messages.length === 0) return 0;
+    const records = JSON.stringify(
+      messages.map((message) => batchRecord({ message, idempotency: undefined })),
+    );
+    return this.db.transaction(async (client) => {
+      const { campaignId } = options;
+      if (campaignId !== undefined) {
+        const { rows } = await client.query<{ status: string }>(OUTBOX_SQL.campaignSending, [
+          campaignId,
+        ]);
+        if (rows[0]?.status !== 'sending') return 0;
+      }
+      const result = await client.query(OUTBOX_SQL.insertIgnoring, [records]);
+      await client.query("SELECT pg_notify($1, '')", [this.wakeChannel]);
+      return result.rowCount ?? 0;
+    });
   }
 
   async get(id: string): Promise<StoredMessage | undefined> {

@@ -208,6 +208,39 @@ CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
   {
+    // Campaigns (docs/campaigns.md): as on SQLite (see its comment). The
+    // definition and the cursor are jsonb (read whole, never queried inside).
+    id: '0006_campaigns',
+    sql: `
+CREATE TABLE campaigns (
+  id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  status text NOT NULL
+    CHECK (status IN ('draft', 'scheduled', 'sending', 'sent', 'paused', 'cancelled')),
+  definition jsonb NOT NULL,
+  send_at bigint,
+  phase text NOT NULL DEFAULT 'pending',
+  progress jsonb NOT NULL,
+  winner integer,
+  pause jsonb,
+  lease_owner text,
+  lease_until bigint,
+  started_at bigint,
+  test_ends_at bigint,
+  fanned_out_at bigint,
+  completed_at bigint,
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL
+);
+CREATE INDEX campaigns_status ON campaigns (status, send_at);
+
+ALTER TABLE messages ADD COLUMN campaign_id text COLLATE "C";
+ALTER TABLE messages ADD COLUMN variant integer;
+CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email)
+  WHERE campaign_id IS NOT NULL;
+`,
+  },
+  {
     // Outgoing webhooks (docs/webhooks.md); see the SQLite migration of the
     // same id for the reasons (secret in clear, no foreign key, partial
     // indexes). events is a jsonb array of type names (`events ? $type`).
@@ -256,6 +289,14 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
 CREATE INDEX messages_recipient ON messages (to_email, created_at);
 CREATE INDEX messages_pending_age ON messages (created_at)
   WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
+  {
+    // Segment engagement conditions: as on SQLite (see its comment), the
+    // rows with no contact, by address, for the per-contact count.
+    id: '0011_segment_engagement',
+    sql: `
+CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
 `,
   },
 ];

@@ -18,6 +18,7 @@ import pg from 'pg';
 import { SluiceError } from '../../core/errors.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { PgApiKeyStore } from './api-keys.js';
+import { PgCampaignStore } from './campaigns.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
@@ -115,6 +116,7 @@ export class PostgresStore implements Store {
   readonly events: PgEventStore;
   readonly segments: PgSegmentStore;
   readonly engagement: PgEngagementStore;
+  readonly campaigns: PgCampaignStore;
   readonly dashboard: PgDashboardQueries;
   readonly wakeups: PgNotifier;
   readonly webhooks: PgWebhookStore;
@@ -140,6 +142,7 @@ export class PostgresStore implements Store {
     this.engagement = new PgEngagementStore(this.db);
     this.webhooks = new PgWebhookStore(this.db);
     this.complaints = new PgComplaintStore(this.db);
+    this.campaigns = new PgCampaignStore(this.db);
     this.dashboard = new PgDashboardQueries(this.db);
   }
 

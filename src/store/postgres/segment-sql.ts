@@ -11,7 +11,12 @@
  *
  * Dates: sluice_iso_ms (migration 0004) parses the shapes core/segment.ts
  * allows, with no offset meaning UTC, and gives NULL for anything else.
+ *
+ * Engagement: as on SQLite (see its comment), two index ranges per contact
+ * (engagement_contact; the partial engagement_email of migration 0011),
+ * joined to messages by primary key for a campaign filter.
  */
+import type { EngagementKind } from '../../core/ports/store.js';
 import type { Scalar, SegmentCondition } from '../../core/segment.js';
 import { compileSegment, type SegmentDialect } from '../segment-compiler.js';
 
@@ -56,6 +61,22 @@ function postgresDialect(values: unknown[]): SegmentDialect {
     eventCount(name: string, since: number, atLeast: number): string {
       return `((SELECT count(*) FROM events e WHERE e.contact_id = c.id
         AND e.name = ${p(name)}::text AND e.occurred_at >= ${p(since)}::bigint) >= ${p(atLeast)}::bigint)`;
+    },
+    engagementCount(
+      kind: EngagementKind,
+      campaign: string | undefined,
+      since: number,
+      atLeast: number,
+    ): string {
+      const count = (owner: string): string =>
+        campaign === undefined
+          ? `(SELECT count(*) FROM engagement e
+            WHERE ${owner} AND e.kind = ${p(kind)}::text AND e.at >= ${p(since)}::bigint)`
+          : `(SELECT count(*) FROM engagement e JOIN messages m ON m.id = e.message_id
+            WHERE ${owner} AND e.kind = ${p(kind)}::text AND e.at >= ${p(since)}::bigint
+            AND m.campaign_id = ${p(campaign)}::text)`;
+      return `(${count('e.contact_id = c.id')}
+        + ${count('e.contact_id IS NULL AND e.email = lower(c.email)')} >= ${p(atLeast)}::bigint)`;
     },
   };
 }

@@ -54,17 +54,29 @@ interface AcceptItem {
 /** Must read exactly as in the partial index `messages_claim`, or SQLite will not use it. */
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
 
+/**
+ * Messages of a paused or cancelled campaign are never claimed. Pausing
+ * holds them (dueAt far ahead, so claims do not even reach them); this
+ * catches the few that became due again meanwhile (a retry scheduled by an
+ * attempt in flight at the pause).
+ */
+const NOT_HELD = `(m.campaign_id IS NULL OR NOT EXISTS (SELECT 1 FROM campaigns k
+    WHERE k.id = m.campaign_id AND k.status IN ('paused', 'cancelled')))`;
+
 export const OUTBOX_SQL = {
   insertMessage: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')})`,
   findIdempotency: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = ? AND key = ?`,
   insertIdempotency: `INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
     VALUES (?, ?, ?, ?, ?)`,
+  insertIgnoring: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
+    VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
+  campaignSending: `SELECT 1 FROM campaigns WHERE id = ? AND status = 'sending'`,
   get: `SELECT * FROM messages WHERE id = ?`,
   attempts: `SELECT * FROM message_attempts WHERE message_id = ? ORDER BY attempt`,
   pick: `SELECT m.*, c.id AS contact_id, c.attributes AS contact_attributes
     FROM messages m LEFT JOIN contacts c ON c.email = m.to_email
-    WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ?
+    WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ? AND ${NOT_HELD}
     ORDER BY m.due_at LIMIT ?`,
   lease: `UPDATE messages SET status = 'sending', due_at = ?, lease_owner = ?, updated_at = ?
     WHERE id = ?`,
@@ -152,6 +164,24 @@ export class SqliteMessageStore implements MessageStore {
         );
     }
     return { kind: 'created', id: message.id };
+  }
+
+  /** One IMMEDIATE transaction: the campaign's status is read under the write lock a pause needs too. */
+  acceptBatch(messages: NewMessage[], options: { campaignId?: string } = {}): Promise<number> {
+    if (messages.length === 0) return Promise.resolve(0);
+    const run = this.cache.db.transaction(() => {
+      const { campaignId } = options;
+      if (campaignId !== undefined && !this.cache.get(OUTBOX_SQL.campaignSending).get(campaignId)) {
+        return 0;
+      }
+      const insert = this.cache.get(OUTBOX_SQL.insertIgnoring);
+      let created = 0;
+      for (const message of messages) {
+        created += insert.run(...messageInsertValues(message, JSON.stringify)).changes;
+      }
+      return created;
+    });
+    return promised(() => run.immediate());
   }
 
   get(id: string): Promise<StoredMessage | undefined> {

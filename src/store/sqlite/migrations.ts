@@ -184,6 +184,46 @@ CREATE INDEX engagement_contact ON engagement (contact_id, kind, at);
 `,
   },
   {
+    // Campaigns (docs/campaigns.md). The definition (sender, content,
+    // audience, variants, test) is one JSON document, read whole; the columns
+    // are what queries filter on: status and send_at (the scheduler),
+    // phase and the lease (the fan-out), the fan-out cursor (progress).
+    // Messages of a campaign carry its id and their variant; the UNIQUE
+    // (campaign_id, to_email) makes fan-out idempotent: a batch written again
+    // after a restart, or a contact reached through two lists, adds nothing
+    // (partial: other messages neither collide nor pay for the index on
+    // accept). It is also the index of the per-campaign statistics.
+    id: '0006_campaigns',
+    sql: `
+CREATE TABLE campaigns (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('draft', 'scheduled', 'sending', 'sent', 'paused', 'cancelled')),
+  definition TEXT NOT NULL,
+  send_at INTEGER,
+  phase TEXT NOT NULL DEFAULT 'pending',
+  progress TEXT NOT NULL,
+  winner INTEGER,
+  pause TEXT,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  started_at INTEGER,
+  test_ends_at INTEGER,
+  fanned_out_at INTEGER,
+  completed_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX campaigns_status ON campaigns (status, send_at);
+
+ALTER TABLE messages ADD COLUMN campaign_id TEXT;
+ALTER TABLE messages ADD COLUMN variant INTEGER;
+CREATE UNIQUE INDEX messages_campaign ON messages (campaign_id, to_email)
+  WHERE campaign_id IS NOT NULL;
+`,
+  },
+  {
     // Outgoing webhooks (docs/webhooks.md). Endpoints hold their signing
     // secret in clear: Sluice needs it to sign (an HMAC key cannot be
     // hashed like an API key); the API shows it once. Deliveries are the
@@ -240,6 +280,21 @@ CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at)
 CREATE INDEX messages_recipient ON messages (to_email, created_at);
 CREATE INDEX messages_pending_age ON messages (created_at)
   WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
+  {
+    // Segment engagement conditions (docs/segments.md) count, per contact,
+    // its engagement rows by contact_id (engagement_contact, 0005) and the
+    // rows recorded with no contact for its address: an open of a message
+    // sent before the contact existed, or an address whose local part has
+    // capitals (contacts keep them, engagement rows are lower-cased, so the
+    // tracking lookup by address misses). Without an index on email, that
+    // second count walks every contact-less row of the kind for EVERY
+    // contact of the segment. Partial: rows that have a contact never need
+    // it, so the index costs nothing for them.
+    id: '0011_segment_engagement',
+    sql: `
+CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
 `,
   },
 ];

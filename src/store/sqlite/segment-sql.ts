@@ -11,7 +11,18 @@
  * Dates: julianday() reads the shapes core/segment.ts allows (no offset is
  * UTC), but it also takes bare numbers and rolls Feb 30 over to March, so
  * the GLOB and the date() round trip refuse those, as PostgreSQL's parser does.
+ *
+ * Engagement: two counts per contact, each an index range: its rows by
+ * contact_id (engagement_contact) and the rows recorded with no contact for
+ * its address (the partial index engagement_email, migration 0011). A
+ * campaign filter joins each row to its message by primary key; CROSS JOIN
+ * keeps engagement the outer loop, so the planner never walks the whole
+ * campaign's messages (messages_campaign) for every contact. SQLite's
+ * lower() folds ASCII only, so an address with capitals outside ASCII in
+ * its local part (rare; tracking lower-cases with JS) misses its
+ * contact-less rows here, where PostgreSQL's lower() would find them.
  */
+import type { EngagementKind } from '../../core/ports/store.js';
 import { ATTRIBUTE_NAME, type Scalar, type SegmentCondition } from '../../core/segment.js';
 import { compileSegment, type SegmentDialect } from '../segment-compiler.js';
 
@@ -72,6 +83,23 @@ function sqliteDialect(values: unknown[]): SegmentDialect {
     eventCount(name: string, since: number, atLeast: number): string {
       return `((SELECT count(*) FROM events e WHERE e.contact_id = c.id
         AND e.name = ${p(name)} AND e.occurred_at >= ${p(since)}) >= ${p(atLeast)})`;
+    },
+    engagementCount(
+      kind: EngagementKind,
+      campaign: string | undefined,
+      since: number,
+      atLeast: number,
+    ): string {
+      // Placeholders in text order: each count's kind, since (and campaign); then atLeast.
+      const count = (owner: string): string =>
+        campaign === undefined
+          ? `(SELECT count(*) FROM engagement e
+            WHERE ${owner} AND e.kind = ${p(kind)} AND e.at >= ${p(since)})`
+          : `(SELECT count(*) FROM engagement e CROSS JOIN messages m
+            WHERE ${owner} AND e.kind = ${p(kind)} AND e.at >= ${p(since)}
+            AND m.id = e.message_id AND m.campaign_id = ${p(campaign)})`;
+      return `(${count('e.contact_id = c.id')}
+        + ${count('e.contact_id IS NULL AND e.email = lower(c.email)')} >= ${p(atLeast)})`;
     },
   };
 }

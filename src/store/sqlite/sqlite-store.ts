@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { noWakeups } from '../../core/ports/wakeups.js';
 import type { Store, StoreCapabilities } from '../../core/ports/store.js';
 import { SqliteApiKeyStore } from './api-keys.js';
+import { SqliteCampaignStore } from './campaigns.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
@@ -88,6 +89,7 @@ export class SqliteStore implements Store {
   readonly events: SqliteEventStore;
   readonly segments: SqliteSegmentStore;
   readonly engagement: SqliteEngagementStore;
+  readonly campaigns: SqliteCampaignStore;
   readonly dashboard: SqliteDashboardQueries;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
@@ -111,6 +113,7 @@ export class SqliteStore implements Store {
     this.engagement = new SqliteEngagementStore(this.cache);
     this.webhooks = new SqliteWebhookStore(this.cache);
     this.complaints = new SqliteComplaintStore(this.cache);
+    this.campaigns = new SqliteCampaignStore(this.cache);
     this.dashboard = new SqliteDashboardQueries(this.cache);
   }
 

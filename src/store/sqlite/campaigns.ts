@@ -1,0 +1,347 @@
+/**
+ * Campaigns on SQLite (see CampaignStore in core/ports/store.ts). One
+ * process writes (singleWriter), so the fan-out lease is a plain
+ * conditional update; it still guards a fan-out left over from a killed run
+ * until its lease runs out, exactly as on PostgreSQL.
+ */
+import type {
+  Campaign,
+  CampaignDefinition,
+  CampaignStatus,
+  FanOutProgress,
+} from '../../core/campaign.js';
+import {
+  CAMPAIGN_HOLD,
+  type CampaignEngagementCount,
+  type CampaignMessageCount,
+  type CampaignStore,
+  type CampaignTransition,
+  type EngagementKind,
+  type FanOutSave,
+  type Page,
+  type PageQuery,
+} from '../../core/ports/store.js';
+import type { BounceCategory } from '../../core/bounce.js';
+import type { MessageStatus } from '../../core/message.js';
+import {
+  campaignFromRow,
+  CANCELLED_ERROR,
+  definitionOf,
+  type CampaignRow,
+} from '../campaign-rows.js';
+import { afterCursor, fetchSize, toPage } from '../paging.js';
+import { decodeJsonText } from '../rows.js';
+import { promised } from './sqlite-errors.js';
+import type { StatementCache } from './statement-cache.js';
+
+const READY = `status = 'sending' AND (phase IN ('pending', 'all', 'test', 'rest')
+  OR (phase = 'waiting' AND test_ends_at <= ?))`;
+
+const SQL = {
+  insert: `INSERT INTO campaigns (id, name, status, definition, send_at, phase, progress, winner,
+      pause, started_at, test_ends_at, fanned_out_at, completed_at, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  get: `SELECT * FROM campaigns WHERE id = ?`,
+  page: `SELECT * FROM campaigns WHERE id > ? ORDER BY id LIMIT ?`,
+  pageByStatus: `SELECT * FROM campaigns WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
+  deleteDraft: `DELETE FROM campaigns WHERE id = ? AND status = 'draft'`,
+  due: `SELECT id FROM campaigns WHERE status = 'scheduled' AND send_at <= ?
+    ORDER BY send_at LIMIT ?`,
+  nextSendAt: `SELECT min(send_at) AS next FROM campaigns WHERE status = 'scheduled'`,
+  readyFanOut: `SELECT id FROM campaigns WHERE ${READY}
+      AND (lease_owner IS NULL OR lease_until <= ? OR lease_owner = ?)
+      ORDER BY started_at, id LIMIT 1`,
+  claimFanOut: `UPDATE campaigns SET lease_owner = ?, lease_until = ?, updated_at = ?
+    WHERE id = ? RETURNING *`,
+  saveFanOut: `UPDATE campaigns SET progress = ?, phase = ?, winner = coalesce(?, winner),
+      test_ends_at = coalesce(?, test_ends_at), lease_until = ?, updated_at = ?
+    WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+  finishFanOut: `UPDATE campaigns SET progress = ?, phase = 'done', status = 'sent',
+      fanned_out_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+  releaseFanOut: `UPDATE campaigns SET lease_owner = NULL, lease_until = NULL
+    WHERE id = ? AND lease_owner = ?`,
+  active: `SELECT * FROM campaigns
+    WHERE status IN ('sending', 'sent', 'paused', 'cancelled') AND completed_at IS NULL
+    ORDER BY id LIMIT ?`,
+  completeIfSettled: `UPDATE campaigns SET completed_at = ?
+    WHERE id = ? AND completed_at IS NULL AND status IN ('sent', 'cancelled')
+      AND NOT EXISTS (SELECT 1 FROM messages
+        WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending'))`,
+  unsettled: `SELECT 1 FROM messages
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
+  holdable: `SELECT 1 FROM messages
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD} LIMIT 1`,
+  cancellable: `SELECT 1 FROM messages WHERE campaign_id = ?
+    AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?)) LIMIT 1`,
+  hold: `UPDATE messages SET due_at = ${CAMPAIGN_HOLD}, updated_at = ?
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD}`,
+  release: `UPDATE messages SET due_at = ?, updated_at = ?
+    WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at >= ${CAMPAIGN_HOLD}`,
+  cancel: `UPDATE messages SET status = 'failed', last_error = '${CANCELLED_ERROR}',
+      lease_owner = NULL, due_at = ?, updated_at = ?
+    WHERE campaign_id = ?
+      AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?))`,
+  messageCounts: `SELECT coalesce(variant, 0) AS variant, status, bounce_category, count(*) AS n
+    FROM messages WHERE campaign_id = ? GROUP BY 1, 2, 3`,
+  engagementCounts: `SELECT coalesce(m.variant, 0) AS variant, e.kind AS kind,
+      count(DISTINCT e.message_id) AS n
+    FROM messages m JOIN engagement e ON e.message_id = m.id
+    WHERE m.campaign_id = ? GROUP BY 1, 2`,
+  complaints: `SELECT count(*) AS n FROM messages m JOIN contacts c ON c.email = m.to_email
+    WHERE m.campaign_id = ? AND c.status = 'complained'`,
+} as const;
+
+function transitionSql(from: readonly CampaignStatus[]): string {
+  return `UPDATE campaigns SET status = ?,
+      send_at = CASE WHEN ? THEN ? ELSE send_at END,
+      pause = CASE WHEN ? THEN ? ELSE pause END,
+      started_at = coalesce(started_at, ?),
+      lease_owner = CASE WHEN ? = 'sending' THEN lease_owner END,
+      lease_until = CASE WHEN ? = 'sending' THEN lease_until END,
+      updated_at = ?
+    WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})
+    RETURNING *`;
+}
+
+export class SqliteCampaignStore implements CampaignStore {
+  constructor(private readonly cache: StatementCache) {}
+
+  private row(sql: string, ...values: unknown[]): Campaign | undefined {
+    const row = this.cache.get<CampaignRow>(sql).get(...values);
+    return row ? campaignFromRow(row, decodeJsonText) : undefined;
+  }
+
+  create(campaign: Campaign): Promise<Campaign> {
+    return promised(
+      () => {
+        this.cache
+          .get(SQL.insert)
+          .run(
+            campaign.id,
+            campaign.name,
+            campaign.status,
+            JSON.stringify(definitionOf(campaign)),
+            campaign.sendAt ?? null,
+            campaign.progress.phase,
+            JSON.stringify(campaign.progress),
+            campaign.winner ?? null,
+            campaign.pause ? JSON.stringify(campaign.pause) : null,
+            campaign.startedAt ?? null,
+            campaign.testEndsAt ?? null,
+            campaign.fannedOutAt ?? null,
+            campaign.completedAt ?? null,
+            campaign.createdAt,
+            campaign.updatedAt,
+          );
+        return structuredClone(campaign);
+      },
+      { id: campaign.id },
+    );
+  }
+
+  get(id: string): Promise<Campaign | undefined> {
+    return promised(() => this.row(SQL.get, id));
+  }
+
+  getMany(ids: string[]): Promise<Campaign[]> {
+    return promised(() => ids.flatMap((id) => this.row(SQL.get, id) ?? []));
+  }
+
+  list(query: PageQuery & { status?: CampaignStatus }): Promise<Page<Campaign>> {
+    return promised(() => {
+      const rows = query.status
+        ? this.cache
+            .get<CampaignRow>(SQL.pageByStatus)
+            .all(afterCursor(query), query.status, fetchSize(query))
+        : this.cache.get<CampaignRow>(SQL.page).all(afterCursor(query), fetchSize(query));
+      return toPage(
+        rows.map((row) => campaignFromRow(row, decodeJsonText)),
+        query,
+      );
+    });
+  }
+
+  update(
+    id: string,
+    patch: { name: string; definition: CampaignDefinition; sendAt?: number | null; at: number },
+    statuses: readonly CampaignStatus[],
+  ): Promise<Campaign | undefined> {
+    const sql = `UPDATE campaigns SET name = ?, definition = ?,
+        send_at = CASE WHEN ? THEN ? ELSE send_at END, updated_at = ?
+      WHERE id = ? AND status IN (${statuses.map(() => '?').join(', ')}) RETURNING *`;
+    return promised(() =>
+      this.row(
+        sql,
+        patch.name,
+        JSON.stringify(definitionOf(patch.definition)),
+        patch.sendAt === undefined ? 0 : 1,
+        patch.sendAt ?? null,
+        patch.at,
+        id,
+        ...statuses,
+      ),
+    );
+  }
+
+  transition(id: string, change: CampaignTransition): Promise<Campaign | undefined> {
+    const run = this.cache.db.transaction(() => {
+      const campaign = this.row(
+        transitionSql(change.from),
+        change.to,
+        change.sendAt === undefined ? 0 : 1,
+        change.sendAt ?? null,
+        change.pause === undefined ? 0 : 1,
+        change.pause ? JSON.stringify(change.pause) : null,
+        change.startedAt ?? null,
+        change.to,
+        change.to,
+        change.at,
+        id,
+        ...change.from,
+      );
+      if (!campaign) return undefined;
+      this.applyToMessages(id, change.messages, change.at);
+      return campaign;
+    });
+    return promised(() => run.immediate());
+  }
+
+  private applyToMessages(id: string, what: CampaignTransition['messages'], at: number): number {
+    if (what === 'hold') return this.cache.get(SQL.hold).run(at, id).changes;
+    if (what === 'release') return this.cache.get(SQL.release).run(at, at, id).changes;
+    if (what === 'cancel') return this.cache.get(SQL.cancel).run(at, at, id, at).changes;
+    return 0;
+  }
+
+  deleteDraft(id: string): Promise<boolean> {
+    return promised(() => this.cache.get(SQL.deleteDraft).run(id).changes > 0);
+  }
+
+  due(now: number, limit: number): Promise<string[]> {
+    return promised(() =>
+      this.cache
+        .get<{ id: string }>(SQL.due)
+        .all(now, limit)
+        .map((row) => row.id),
+    );
+  }
+
+  nextSendAt(): Promise<number | undefined> {
+    return promised(() => {
+      const row = this.cache.get<{ next: number | null }>(SQL.nextSendAt).get();
+      return row?.next ?? undefined;
+    });
+  }
+
+  /**
+   * A read first, and a write only when there is a campaign to take: the
+   * scheduler asks every poll, and a write transaction on SQLite is an fsync
+   * on the thread that drives the SMTP sockets (measured: a FULL-sync
+   * UPDATE a second made retries in the mixed-farm e2e miss their window).
+   * One process writes, so nothing can take the row between the two.
+   */
+  claimFanOut(owner: string, now: number, leaseMs: number): Promise<Campaign | undefined> {
+    return promised(() => {
+      const ready = this.cache.get<{ id: string }>(SQL.readyFanOut).get(now, now, owner);
+      if (!ready) return undefined;
+      return this.row(SQL.claimFanOut, owner, now + leaseMs, now, ready.id);
+    });
+  }
+
+  saveFanOut(id: string, save: FanOutSave): Promise<boolean> {
+    return promised(
+      () =>
+        this.cache
+          .get(SQL.saveFanOut)
+          .run(
+            JSON.stringify(save.progress),
+            save.progress.phase,
+            save.winner ?? null,
+            save.testEndsAt ?? null,
+            save.leaseUntil,
+            save.at,
+            id,
+            save.owner,
+          ).changes > 0,
+    );
+  }
+
+  finishFanOut(id: string, owner: string, progress: FanOutProgress, at: number): Promise<boolean> {
+    const done = { ...progress, phase: 'done' as const };
+    return promised(
+      () =>
+        this.cache.get(SQL.finishFanOut).run(JSON.stringify(done), at, at, id, owner).changes > 0,
+    );
+  }
+
+  releaseFanOut(id: string, owner: string): Promise<void> {
+    return promised(() => {
+      this.cache.get(SQL.releaseFanOut).run(id, owner);
+    });
+  }
+
+  active(limit: number): Promise<Campaign[]> {
+    return promised(() =>
+      this.cache
+        .get<CampaignRow>(SQL.active)
+        .all(limit)
+        .map((row) => campaignFromRow(row, decodeJsonText)),
+    );
+  }
+
+  // The upkeep below runs every few seconds per campaign: each reads first
+  // and writes only when there is something to change (see claimFanOut).
+
+  completeIfSettled(id: string, at: number): Promise<boolean> {
+    return promised(() => {
+      if (this.cache.get(SQL.unsettled).get(id)) return false;
+      return this.cache.get(SQL.completeIfSettled).run(at, id, id).changes > 0;
+    });
+  }
+
+  sweepCancelled(id: string, now: number): Promise<number> {
+    return promised(() =>
+      this.cache.get(SQL.cancellable).get(id, now) ? this.applyToMessages(id, 'cancel', now) : 0,
+    );
+  }
+
+  sweepPaused(id: string, at: number): Promise<number> {
+    return promised(() =>
+      this.cache.get(SQL.holdable).get(id) ? this.cache.get(SQL.hold).run(at, id).changes : 0,
+    );
+  }
+
+  messageCounts(id: string): Promise<CampaignMessageCount[]> {
+    return promised(() =>
+      this.cache
+        .get<{ variant: number; status: string; bounce_category: string | null; n: number }>(
+          SQL.messageCounts,
+        )
+        .all(id)
+        .map((row) => ({
+          variant: Number(row.variant),
+          status: row.status as MessageStatus,
+          ...(row.bounce_category ? { bounceCategory: row.bounce_category as BounceCategory } : {}),
+          count: Number(row.n),
+        })),
+    );
+  }
+
+  engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
+    return promised(() =>
+      this.cache
+        .get<{ variant: number; kind: string; n: number }>(SQL.engagementCounts)
+        .all(id)
+        .map((row) => ({
+          variant: Number(row.variant),
+          kind: row.kind as EngagementKind,
+          messages: Number(row.n),
+        })),
+    );
+  }
+
+  complaints(id: string): Promise<number> {
+    return promised(() => this.cache.get<{ n: number }>(SQL.complaints).get(id)?.n ?? 0);
+  }
+}

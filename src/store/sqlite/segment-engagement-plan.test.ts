@@ -1,0 +1,62 @@
+/**
+ * Query plans of segment engagement conditions on SQLite: a segment runs
+ * its subqueries once per contact, so each must be an index range of that
+ * contact's rows, never a scan of the engagement table (or of a campaign's
+ * messages) repeated a million times.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import type { SegmentCondition } from '../../core/segment.js';
+import { sqliteSegmentWhere } from './segment-sql.js';
+import { openSqliteStore } from './sqlite-store.js';
+
+const NOW = 1_700_000_000_000;
+
+describe('sqlite segment engagement queries', () => {
+  it('count each contact’s engagement through indexes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
+    const path = join(dir, 'sluice.db');
+    const store = openSqliteStore(path);
+    const db = new Database(path, { readonly: true });
+    try {
+      await store.migrate();
+      const plan = (condition: SegmentCondition): string => {
+        const where = sqliteSegmentWhere(condition, NOW);
+        return db
+          .prepare<unknown[], { detail: string }>(
+            `EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE c.id > ? AND ${where.sql} ORDER BY c.id LIMIT ?`,
+          )
+          .all('', ...where.values, 100)
+          .map((row) => row.detail)
+          .join('\n');
+      };
+      const byContact =
+        /SEARCH e USING (COVERING )?INDEX engagement_contact \(contact_id=\? AND kind=\? AND at>\?\)/;
+      const byEmail =
+        /SEARCH e USING (COVERING )?INDEX engagement_email \(email=\? AND kind=\? AND at>\?\)/;
+
+      const any = plan({ engagement: 'opened', withinDays: 30 });
+      assert.match(any, byContact, any);
+      assert.match(any, byEmail, any);
+      assert.doesNotMatch(any, /SCAN e\b/, any);
+
+      const campaign = plan({ not: { engagement: 'clicked', campaign: 'cmp_1', atLeast: 2 } });
+      assert.match(campaign, byContact, campaign);
+      assert.match(campaign, byEmail, campaign);
+      assert.match(
+        campaign,
+        /SEARCH m USING INDEX sqlite_autoindex_messages_1 \(id=\?\)/,
+        campaign,
+      );
+      assert.doesNotMatch(campaign, /SCAN (e|m)\b|messages_campaign/, campaign);
+    } finally {
+      db.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
