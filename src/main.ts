@@ -14,6 +14,8 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { ensureAdminKey, type AdminKeyOutcome } from './admin-key.js';
+import { AlertManager } from './alerts/alert-manager.js';
+import { dashboardSessionSecret } from './dashboard-secret.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
@@ -27,6 +29,7 @@ import { DeliveryWorker } from './delivery/worker.js';
 import { buildApp } from './http/app.js';
 import { JourneyRunner } from './realtime/journey-runner.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { LiveStats } from './observability/live-stats.js';
 import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
 import { startCaptureRelay } from './sink/capture-relay.js';
@@ -102,7 +105,7 @@ export async function startSluice(
       renderTimeoutMs: config.templates.renderTimeoutMs,
     });
     const events = new EventBus();
-    const metrics = createMetrics(events, store);
+    const metrics = createMetrics(events, store, clock);
     cleanups.push(() => Promise.resolve(metrics.close()));
 
     // `api` nodes accept and leave delivery to `worker` nodes (PostgreSQL only:
@@ -263,6 +266,48 @@ export async function startSluice(
       );
     }
 
+    // Live figures for the dashboard and the alert rates; alert rules (src/alerts/).
+    // Hand-built configurations (tests) have no dashboard section: not served.
+    const dashboardConfig = config.dashboard ?? {
+      enabled: false,
+      sessionTtlMs: 0,
+      sampleIntervalMs: 2_000,
+    };
+    const alertsConfig = config.alerts;
+    const longestWindow = Math.max(0, ...(alertsConfig?.rules ?? []).map((r) => r.windowMs));
+    const stats = new LiveStats({
+      events,
+      store,
+      clock,
+      intervalMs: dashboardConfig.sampleIntervalMs,
+      // Six minutes of chart, or the longest alert window.
+      capacity: Math.max(
+        Math.ceil(360_000 / dashboardConfig.sampleIntervalMs),
+        Math.ceil(longestWindow / dashboardConfig.sampleIntervalMs) + 2,
+      ),
+      onError: (error) =>
+        logger.warn({ err: error }, 'reading the queue for the live figures failed'),
+    });
+    stats.start();
+    cleanups.push(() => stats.stop());
+    const alerts =
+      alertsConfig && alertsConfig.rules.length > 0
+        ? new AlertManager({
+            config: alertsConfig,
+            clock,
+            events,
+            store,
+            stats,
+            ...(worker ? { delivery: worker } : {}),
+            logger,
+            nodeId,
+          })
+        : undefined;
+    if (alerts) {
+      alerts.start();
+      cleanups.push(() => alerts.stop());
+    }
+
     let stopping = false;
     const app: FastifyInstance = await buildApp({
       store,
@@ -278,6 +323,22 @@ export async function startSluice(
       onWebhookEnqueued: () => dispatcher?.wake(),
       onCampaignChange: () => scheduler?.wake(),
       routes: role === 'worker' ? 'system' : 'all',
+      ...(dashboardConfig.enabled
+        ? {
+            dashboard: {
+              sessionSecret: dashboardSessionSecret({
+                ...(dashboardConfig.sessionSecret
+                  ? { sessionSecret: dashboardConfig.sessionSecret }
+                  : {}),
+                dataDir: config.dataDir,
+              }),
+              sessionTtlMs: dashboardConfig.sessionTtlMs,
+              stats,
+              ...(worker ? { delivery: worker } : {}),
+              ...(alerts ? { alerts } : {}),
+            },
+          }
+        : {}),
       readiness: async () => {
         const checks: Record<string, string> = {};
         checks.shutdown = stopping ? 'stopping' : 'ok';

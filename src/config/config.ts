@@ -3,7 +3,7 @@
  * milliseconds, sizes in bytes, relays and pools resolved, frozen.
  */
 import type { BounceRule } from '../core/bounce.js';
-import type { DkimAlgorithm, NodeRole, Strategy } from './schema.js';
+import type { AlertKind, DkimAlgorithm, NodeRole, Strategy } from './schema.js';
 
 export interface RelayConfig {
   name: string;
@@ -139,6 +139,40 @@ export const DEFAULT_WEBHOOKS: WebhooksConfig = {
   },
   retentionMs: 7 * 86_400_000,
 };
+export interface AlertRuleConfig {
+  name: string;
+  kind: AlertKind;
+  relay?: string;
+  pool?: string;
+  forMs: number;
+  /** Rate rules: percent. */
+  threshold?: number;
+  windowMs: number;
+  minEvents: number;
+  /** queue-age. */
+  maxAgeMs?: number;
+}
+
+export interface AlertWebhookConfig {
+  url: string;
+  secret: string;
+  allowPrivate: boolean;
+}
+
+export interface AlertsConfig {
+  rules: AlertRuleConfig[];
+  webhooks: AlertWebhookConfig[];
+  evaluateIntervalMs: number;
+  retries: number;
+  timeoutMs: number;
+}
+
+export interface DashboardConfig {
+  enabled: boolean;
+  sessionSecret?: string;
+  sessionTtlMs: number;
+  sampleIntervalMs: number;
+}
 
 export interface SluiceConfig {
   http: { host: string; port: number; bodyLimit: number; importLimit: number; publicUrl?: string };
@@ -197,6 +231,10 @@ export interface SluiceConfig {
   webhooks?: WebhooksConfig;
   /** Absent in hand-built configurations (tests): the defaults (DEFAULT_CAMPAIGNS_CONFIG). */
   campaigns?: CampaignsConfig;
+  /** Absent in hand-built configurations (tests): the dashboard is not served. */
+  dashboard?: DashboardConfig;
+  /** Absent in hand-built configurations (tests): no alert rules. */
+  alerts?: AlertsConfig;
   /** Where the configuration came from, for the start banner. */
   source: { file?: string; env: string[] };
   /** Absent in hand-built configurations (tests): the defaults of the schema apply. */

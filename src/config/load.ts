@@ -10,6 +10,9 @@ import { resolve } from 'node:path';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type {
+  AlertRuleConfig,
+  AlertsConfig,
+  DashboardConfig,
   DkimKeyConfig,
   JourneysConfig,
   PoolConfig,
@@ -374,6 +377,8 @@ function resolveConfig(
       leaseMs: parseDuration(input.campaigns.lease),
       guard: { ...input.campaigns.guard },
     },
+    dashboard: resolveDashboard(input.dashboard),
+    alerts: resolveAlerts(input.alerts, relays, pools),
     source,
     cluster: {
       leaderCheckIntervalMs: parseDuration(input.cluster.leaderCheckInterval),
@@ -433,6 +438,67 @@ function resolveJourneys(input: ConfigInput['journeys']): JourneysConfig {
     })),
     ...(input.quietHours ? { quietHours: { ...input.quietHours } } : {}),
     defaultTimeZone: input.defaultTimeZone,
+  };
+}
+
+function resolveDashboard(input: ConfigInput['dashboard']): DashboardConfig {
+  const sampleIntervalMs = parseDuration(input.sampleInterval);
+  if (sampleIntervalMs < 500 || sampleIntervalMs > 60_000)
+    throw new ConfigError('config key "dashboard.sampleInterval": must be between 500ms and 1m');
+  return {
+    enabled: input.enabled,
+    ...(input.sessionSecret !== undefined ? { sessionSecret: input.sessionSecret } : {}),
+    sessionTtlMs: parseDuration(input.sessionTtl),
+    sampleIntervalMs,
+  };
+}
+
+const RATE_ALERTS: readonly string[] = ['error-rate', 'bounce-rate', 'complaint-rate'];
+
+/** Rules name what they watch: thresholds where a rate needs one, relays and pools that exist. */
+function resolveAlerts(
+  input: ConfigInput['alerts'],
+  relays: readonly RelayConfig[],
+  pools: readonly PoolConfig[],
+): AlertsConfig {
+  checkUnique(
+    input.rules.map((r) => r.name),
+    'alerts.rules',
+  );
+  const rules = input.rules.map((rule, i): AlertRuleConfig => {
+    const key = (field: string) => `config key "alerts.rules[${i}].${field}"`;
+    if (RATE_ALERTS.includes(rule.kind) && rule.threshold === undefined)
+      throw new ConfigError(`${key('threshold')}: required for kind "${rule.kind}"`);
+    if (rule.kind === 'queue-age' && rule.maxAge === undefined)
+      throw new ConfigError(`${key('maxAge')}: required for kind "queue-age"`);
+    if (rule.relay !== undefined && rule.kind !== 'relay-down')
+      throw new ConfigError(`${key('relay')}: only for kind "relay-down"`);
+    if (rule.pool !== undefined && rule.kind !== 'pool-down')
+      throw new ConfigError(`${key('pool')}: only for kind "pool-down"`);
+    if (rule.relay !== undefined && !relays.some((r) => r.name === rule.relay))
+      throw new ConfigError(`${key('relay')}: no relay is named "${rule.relay}"`);
+    if (rule.pool !== undefined && !pools.some((p) => p.name === rule.pool))
+      throw new ConfigError(`${key('pool')}: no pool is named "${rule.pool}"`);
+    const windowMs = parseDuration(rule.window);
+    if (windowMs < 1000) throw new ConfigError(`${key('window')}: at least 1s`);
+    return {
+      name: rule.name,
+      kind: rule.kind,
+      ...(rule.relay !== undefined ? { relay: rule.relay } : {}),
+      ...(rule.pool !== undefined ? { pool: rule.pool } : {}),
+      forMs: parseDuration(rule.for),
+      ...(rule.threshold !== undefined ? { threshold: rule.threshold } : {}),
+      windowMs,
+      minEvents: rule.minEvents,
+      ...(rule.maxAge !== undefined ? { maxAgeMs: parseDuration(rule.maxAge) } : {}),
+    };
+  });
+  return {
+    rules,
+    webhooks: input.webhooks.map((w) => ({ ...w })),
+    evaluateIntervalMs: Math.max(100, parseDuration(input.evaluateInterval)),
+    retries: input.retries,
+    timeoutMs: Math.max(100, parseDuration(input.timeout)),
   };
 }
 

@@ -256,6 +256,83 @@ export const DkimKeySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ALERT_KINDS = [
+  'relay-down',
+  'pool-down',
+  'error-rate',
+  'bounce-rate',
+  'complaint-rate',
+  'queue-age',
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export const AlertRuleSchema = Type.Object(
+  {
+    name: Type.String({
+      ...Name,
+      description: 'Names the alert in notifications, the dashboard and `sluice_alerts_firing`.',
+    }),
+    kind: Type.Union(
+      ALERT_KINDS.map((k) => Type.Literal(k)),
+      {
+        description:
+          "`relay-down`: a relay's circuit is not closed; `pool-down`: no relay of a pool has a closed circuit; `error-rate`: deferred + bounced over all attempts; `bounce-rate`: bounced over delivered + bounced; `complaint-rate`: complaints over delivered; `queue-age`: the oldest message not yet final is older than `maxAge` (docs/alerts.md).",
+      },
+    ),
+    relay: Type.Optional(
+      Type.String({
+        ...Name,
+        description: '`relay-down`: only this relay (default: each relay is its own alert).',
+      }),
+    ),
+    pool: Type.Optional(
+      Type.String({
+        ...Name,
+        description: '`pool-down`: only this pool (default: each pool is its own alert).',
+      }),
+    ),
+    for: Duration('0s', 'How long the condition must hold before the alert fires.'),
+    threshold: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description: 'Rate rules: fire above this percentage. Required for them.',
+      }),
+    ),
+    window: Duration('5m', 'Rate rules: the sliding window the rate is computed over.'),
+    minEvents: Type.Integer({
+      minimum: 1,
+      default: 20,
+      description:
+        'Rate rules: fewer events than this in the window (the denominator) never fire: 1 bounce out of 2 is not 50 %.',
+    }),
+    maxAge: OptionalDuration(
+      '`queue-age`: fire when the oldest waiting message is older. Required for it.',
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AlertWebhookSchema = Type.Object(
+  {
+    url: Type.String({
+      pattern: '^https?://[^\\s/?#]+([/?#]\\S*)?$',
+      description: 'Where firing and resolved notifications are POSTed (JSON).',
+    }),
+    secret: Type.String({
+      minLength: 16,
+      description:
+        'Key of the `Sluice-Signature` HMAC-SHA256 on each notification (docs/alerts.md). Never logged; masked by `config-check`.',
+    }),
+    allowPrivate: Type.Boolean({
+      default: false,
+      description:
+        'Allow a URL whose host is (or resolves to) a loopback, private or link-local address; refused otherwise.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     http: Type.Object(
@@ -900,6 +977,49 @@ export const ConfigSchema = Type.Object(
         default: {},
         description: 'Campaigns: scheduling, fan-out and guard rails (docs/campaigns.md).',
       },
+    ),
+    dashboard: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description: "Serve the operator's dashboard under `/ui` (docs/dashboard.md).",
+        }),
+        sessionSecret: Type.Optional(
+          Type.String({
+            minLength: 32,
+            description:
+              'Key of the HMAC that signs dashboard session cookies; at least 32 characters. Set the same value on every node so a session is valid on all of them. When absent, one is generated and kept in `<dataDir>/dashboard-session-secret`. Changing it signs everyone out. Never logged; masked by `config-check`.',
+          }),
+        ),
+        sessionTtl: Duration('12h', 'How long a dashboard session lasts after sign-in.'),
+        sampleInterval: Duration(
+          '2s',
+          'How often the live figures (charts, alert rates) are sampled. Between 500ms and 1m.',
+        ),
+      },
+      { additionalProperties: false, default: {}, description: "The operator's dashboard." },
+    ),
+    alerts: Type.Object(
+      {
+        rules: Type.Array(AlertRuleSchema, {
+          default: [],
+          description: 'Alert rules, evaluated continuously on every node (docs/alerts.md).',
+        }),
+        webhooks: Type.Array(AlertWebhookSchema, {
+          default: [],
+          description: 'Endpoints notified when an alert fires and when it resolves.',
+        }),
+        evaluateInterval: Duration('10s', 'How often the rules are evaluated.'),
+        retries: Type.Integer({
+          minimum: 0,
+          maximum: 10,
+          default: 3,
+          description:
+            'Further attempts of a notification that failed (network error, timeout, non-2xx), 1 s, 2 s, 4 s … apart.',
+        }),
+        timeout: Duration('5s', 'Longest wait for a webhook endpoint to answer one attempt.'),
+      },
+      { additionalProperties: false, default: {}, description: 'Alerting (docs/alerts.md).' },
     ),
     shutdownTimeout: Duration(
       '30s',

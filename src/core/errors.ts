@@ -11,6 +11,7 @@ export const ERROR_KINDS = [
   'invalid', // the request is malformed or breaks a rule: 400
   'unprocessable', // well-formed but cannot be done as asked (template errors): 422
   'unauthorized', // no or bad credentials: 401
+  'forbidden', // authenticated, but the request is refused (a dashboard form without its CSRF token): 403
   'not-found', // 404
   'conflict', // 409
   'too-large', // 413
@@ -131,6 +132,11 @@ export const ERROR_CATALOG = {
     kind: 'invalid',
     description:
       'A webhook `url` cannot be used: not http(s), carries credentials, does not resolve, or resolves to a private, loopback, link-local or other non-public address while `webhooks.allowPrivateNetworks` is off (docs/webhooks.md).',
+  },
+  ERR_UI_CSRF: {
+    kind: 'forbidden',
+    description:
+      "A dashboard form came without its session's CSRF token, or from another origin (docs/dashboard.md).",
   },
   ERR_INTERNAL: {
     kind: 'internal',

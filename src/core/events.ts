@@ -85,6 +85,13 @@ export interface SluiceEventMap {
   'leader:change': { duty: string; leading: boolean };
   /** One run of a singleton duty ended (also after an error, which is logged). */
   'leader:duty-run': { duty: string; durationMs: number };
+  /**
+   * A recipient reported a message as spam (a feedback-loop report or a
+   * complaint recorded through the API), counted by the complaint-rate alert.
+   */
+  'message:complained': { id?: string; email: string };
+  /** An alert rule's firing instances changed (src/alerts/): how many fire now. */
+  'alert:state': { rule: string; firing: number };
 }
 
 type Listener<T> = (payload: T) => void;

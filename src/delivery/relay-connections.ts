@@ -29,6 +29,7 @@ import type { Clock } from '../core/clock.js';
 import type { EventBus, SluiceEventMap } from '../core/events.js';
 import type { Stream } from '../core/message.js';
 import type { SendResult } from '../core/outcome.js';
+import type { RelaySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 import { RelayHealth } from './relay-health.js';
 import { SmtpClient, type Envelope, type SmtpClientOptions } from './smtp-client.js';
@@ -144,6 +145,24 @@ export class RelayConnections {
   /** Connections open or opening. */
   get connectionCount(): number {
     return this.clients.size + this.opening;
+  }
+
+  /** A read-only picture for the dashboard and alerts (delivery-snapshot.ts). */
+  snapshot(): RelaySnapshot {
+    const { relay } = this.options;
+    const state = this.health.state;
+    return {
+      name: this.name,
+      host: relay.host,
+      port: relay.port,
+      state,
+      accepting: this.accepting,
+      inFlight: this.inFlight,
+      connections: this.connectionCount,
+      maxConnections: relay.maxConnections,
+      ...(state === 'open' ? { retryAt: this.health.retryAt() } : {}),
+      ...(relay.rate ? { rate: { ...relay.rate } } : {}),
+    };
   }
 
   async send(request: DispatchRequest): Promise<RelayResult> {

@@ -35,6 +35,7 @@ import {
 import { campaignOf, routeMessage, type RoutingTable } from '../core/routing.js';
 import { MemoryRateLimiter } from '../core/token-bucket.js';
 import { abortableSleep } from './abortable-sleep.js';
+import type { DeliverySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 import {
   RelayConnections,
@@ -75,7 +76,7 @@ export class RelayPool {
   constructor(
     readonly name: string,
     readonly relays: readonly RelayConnections[],
-    strategy: RelayStrategy,
+    readonly strategy: RelayStrategy,
     private readonly context: PoolContext = {
       clock: systemClock,
       limiter: new MemoryRateLimiter(),
@@ -277,6 +278,20 @@ export class RelayPools {
     } finally {
       grant.release();
     }
+  }
+
+  /** Relays, pools and domain groups as they are now (read-only; delivery-snapshot.ts). */
+  snapshot(): Omit<DeliverySnapshot, 'inFlight'> {
+    return {
+      relays: [...this.relays.values()].map((r) => r.snapshot()),
+      pools: [...this.pools.values()].map((p) => ({
+        name: p.name,
+        strategy: p.strategy,
+        relays: p.relays.map((r) => r.name),
+        available: p.available,
+      })),
+      domainGroups: this.throttles.snapshot(),
+    };
   }
 
   /** Total connections open or opening, over all relays. */

@@ -45,6 +45,7 @@ import type { SendResult } from '../core/outcome.js';
 import type { RateLimiter, RateRequest } from '../core/ports/rate-limiter.js';
 import { domainGroupIndex, domainGroupOf } from '../core/routing.js';
 import { abortableSleep } from './abortable-sleep.js';
+import type { DomainGroupSnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 
 export interface ThrottleRequest {
@@ -188,6 +189,44 @@ export class Throttles {
         this.leave(group, limit);
       },
     };
+  }
+
+  /**
+   * Every configured group, plus `default` when domain defaults are set, as
+   * they are now. Read-only: unlike the send path it reports no factor change.
+   */
+  snapshot(): DomainGroupSnapshot[] {
+    const now = this.options.clock.now();
+    const entries: [string, DomainLimitsConfig][] = [...this.limits.entries()];
+    if (this.defaults) entries.push(['default', this.defaults]);
+    return entries.map(([name, limits]) => {
+      const factor = this.adaptive
+        ? adaptiveFactor(this.adaptiveStates.get(name), this.adaptive, now)
+        : 1;
+      let active = 0;
+      let waiting = 0;
+      if (name === 'default') {
+        // Unmapped domains each have their own gate under the defaults.
+        for (const [group, gate] of this.gates) {
+          if (this.limits.has(group)) continue;
+          active += gate.active;
+          waiting += gate.waiters.transactional.length + gate.waiters.bulk.length;
+        }
+      } else {
+        const gate = this.gates.get(name);
+        active = gate?.active ?? 0;
+        waiting = gate ? gate.waiters.transactional.length + gate.waiters.bulk.length : 0;
+      }
+      return {
+        name,
+        ...(limits.maxConnections !== undefined ? { maxConnections: limits.maxConnections } : {}),
+        ...(limits.perSecond !== undefined ? { perSecond: limits.perSecond } : {}),
+        ...(limits.perHour !== undefined ? { perHour: limits.perHour } : {}),
+        factor,
+        active,
+        waiting,
+      };
+    });
   }
 
   /** Adaptive backoff: a rate-limit reply from `group` to a send started at `sentAt`. */

@@ -55,6 +55,7 @@ import type { TemplateEngine } from '../render/liquid.js';
 import type { Campaign } from '../core/campaign.js';
 import { campaignParts, loadCampaigns } from './campaign-content.js';
 import { DkimSigner } from './dkim-signer.js';
+import type { DeliverySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 import { LoopSleep, type SleepKind } from './loop-sleep.js';
 import { emitSettled } from './outcome-events.js';
@@ -145,6 +146,11 @@ export class DeliveryWorker {
   /** Messages claimed and not yet settled or released (for readiness and metrics). */
   get inFlight(): number {
     return this.claimed;
+  }
+
+  /** Relays, pools and throttles as they are now, for the dashboard and alerts. */
+  snapshot(): DeliverySnapshot {
+    return { inFlight: this.claimed, ...this.pools.snapshot() };
   }
 
   start(): void {

@@ -45,6 +45,7 @@ import { templateRoutes } from './routes/templates.js';
 import { complaintRoutes } from './routes/complaints.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { MAX_TOKEN_LENGTH, trackingRoutes } from './routes/tracking.js';
+import { dashboardRoutes, type DashboardDeps } from './ui/ui-routes.js';
 
 export interface AppDeps {
   store: Store;
@@ -76,6 +77,8 @@ export interface AppDeps {
   routes?: 'all' | 'system';
   /** Called after a webhook event is queued by the API (test send, complaint): wakes the dispatcher. */
   onWebhookEnqueued?: () => void;
+  /** The operator's dashboard under /ui (src/http/ui/); absent: not served. */
+  dashboard?: DashboardDeps;
 }
 
 export const API_TAGS = [
@@ -213,6 +216,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
+  const dashboard = deps.dashboard;
+  if (dashboard) {
+    await app.register((ui, _options, done) => {
+      dashboardRoutes(ui, { ...deps, dashboard });
+      done();
+    });
+  }
   return app;
 }
 

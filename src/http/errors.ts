@@ -25,6 +25,7 @@ import {
 export const STATUS_BY_KIND = {
   invalid: 400,
   unauthorized: 401,
+  forbidden: 403,
   'not-found': 404,
   conflict: 409,
   'too-large': 413,

@@ -26,6 +26,10 @@ export const REDACTED_PATHS = [
   'tracking.secret',
   'secret',
   '*.secret',
+  'sessionSecret',
+  '*.sessionSecret',
+  'config.dashboard.sessionSecret',
+  'config.alerts.webhooks[*].secret',
 ];
 
 export function createLogger(

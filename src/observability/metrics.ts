@@ -5,6 +5,7 @@
  * so tests can run several in one process.
  */
 import client from 'prom-client';
+import { systemClock, type Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import { CIRCUIT_STATES } from '../core/circuit-breaker.js';
 import { MESSAGE_STATUSES } from '../core/message.js';
@@ -22,7 +23,7 @@ const LATENCY_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600,
 ];
 
-export function createMetrics(events: EventBus, store: Store): Metrics {
+export function createMetrics(events: EventBus, store: Store, clock: Clock = systemClock): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
 
@@ -115,6 +116,16 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     },
   });
 
+  new client.Gauge({
+    name: 'sluice_queue_oldest_age_seconds',
+    help: 'Age of the oldest message not yet final (queued, deferred, sending); 0 when none (read at scrape time).',
+    registers: [registry],
+    async collect() {
+      const oldest = await store.dashboard.oldestPendingAt();
+      this.set(oldest === undefined ? 0 : Math.max(0, clock.now() - oldest) / 1000);
+    },
+  });
+
   const relayUp = new client.Gauge({
     name: 'sluice_relay_up',
     help: 'Whether a relay takes traffic (1: circuit closed; 0: open or half-open), by relay.',
@@ -204,6 +215,17 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
       const counts = await store.webhooks.countByStatus();
       for (const status of WEBHOOK_DELIVERY_STATUSES) this.set({ status }, counts[status]);
     },
+  });
+  const alertsFiring = new client.Gauge({
+    name: 'sluice_alerts_firing',
+    help: 'Alert instances firing now, by rule (docs/alerts.md); 0 for a configured rule that is quiet.',
+    labelNames: ['rule'],
+    registers: [registry],
+  });
+  const complaints = new client.Counter({
+    name: 'sluice_complaints_total',
+    help: 'Complaints (spam reports) recorded for sent messages.',
+    registers: [registry],
   });
 
   const campaignMessages = new client.Counter({
@@ -318,6 +340,8 @@ export function createMetrics(events: EventBus, store: Store): Metrics {
     events.on('message:failed', () => failed.inc()),
     events.on('relay:connection-error', (e) => connectionErrors.inc({ relay: e.relay })),
     ...clusterMetrics(registry, events),
+    events.on('alert:state', (e) => alertsFiring.set({ rule: e.rule }, e.firing)),
+    events.on('message:complained', () => complaints.inc()),
   ];
 
   return {

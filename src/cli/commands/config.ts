@@ -22,6 +22,17 @@ export function registerConfigCommands(program: Command): void {
         ...(config.tracking?.secret
           ? { tracking: { ...config.tracking, secret: '[redacted]' } }
           : {}),
+        ...(config.dashboard?.sessionSecret
+          ? { dashboard: { ...config.dashboard, sessionSecret: '[redacted]' } }
+          : {}),
+        ...(config.alerts
+          ? {
+              alerts: {
+                ...config.alerts,
+                webhooks: config.alerts.webhooks.map((w) => ({ ...w, secret: '[redacted]' })),
+              },
+            }
+          : {}),
       };
       process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
     });

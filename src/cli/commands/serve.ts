@@ -42,6 +42,9 @@ function banner(sluice: RunningSluice): string {
   const lines = [
     '',
     'Sluice is running.',
+    ...(sluice.config.dashboard?.enabled !== false && sluice.config.node?.role !== 'worker'
+      ? [`  Dashboard      ${base}/ui`]
+      : []),
     `  API            ${base}/v1`,
     `  API docs       ${base}/docs`,
   ];

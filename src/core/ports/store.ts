@@ -24,6 +24,7 @@ import type {
   MessageStatus,
   NewMessage,
   StoredMessage,
+  Stream,
 } from '../message.js';
 import type { Settlement } from '../outcome.js';
 import type { SegmentCondition } from '../segment.js';
@@ -513,6 +514,40 @@ export interface CampaignStore {
 
 /** dueAt of a held message: later than any real schedule, so no claim reaches it. */
 export const CAMPAIGN_HOLD = 8_000_000_000_000_000;
+// ── Dashboard queries ──────────────────────────────────────────────────
+
+/** A message as the dashboard lists it: no bodies, no variables. */
+export interface MessageSummary {
+  id: string;
+  stream: Stream;
+  from: string;
+  to: string;
+  /** The inline subject source; absent for a message sent with a template. */
+  subject?: string;
+  templateId?: string;
+  status: MessageStatus;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  lastError?: string;
+  bounceCategory?: BounceCategory;
+}
+
+export interface MessageSearchQuery extends PageQuery {
+  /**
+   * Messages to this address (exact; the domain compared lower-cased),
+   * newest first. Without it: the messages not yet final (queued, deferred,
+   * sending), oldest first.
+   */
+  recipient?: string;
+}
+
+/** Read-only queries of the operator's dashboard and the alerts (docs/dashboard.md). */
+export interface DashboardQueries {
+  searchMessages(query: MessageSearchQuery): Promise<Page<MessageSummary>>;
+  /** createdAt of the oldest message not yet final (queued, deferred, sending); undefined when none. */
+  oldestPendingAt(): Promise<number | undefined>;
+}
 
 // ── Journeys ───────────────────────────────────────────────────────────
 
@@ -780,4 +815,6 @@ export interface Store {
   readonly maintenance: MaintenanceStore;
   /** Shared rate tokens, where several processes share the store (PostgreSQL); absent on SQLite. */
   readonly rateTokens?: RateTokenStore;
+  /** The dashboard's message search and queue age. */
+  readonly dashboard: DashboardQueries;
 }

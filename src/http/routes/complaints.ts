@@ -70,6 +70,11 @@ export function complaintRoutes(app: FastifyInstance, deps: AppDeps): void {
   }): Promise<Static<typeof View>> => {
     const result = await deps.store.complaints.record({ ...input, at: deps.clock.now() });
     deps.onWebhookEnqueued?.();
+    // Counted by sluice_complaints_total and the complaint-rate alert (docs/alerts.md).
+    deps.events.emit('message:complained', {
+      email: input.email,
+      ...(input.messageId !== undefined ? { id: input.messageId } : {}),
+    });
     return {
       email: input.email,
       suppressed: true,

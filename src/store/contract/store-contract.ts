@@ -14,6 +14,7 @@ import { acceptContract } from './accept-contract.js';
 import { campaignsContract } from './campaigns-contract.js';
 import { contactsBatchContract } from './contacts-batch-contract.js';
 import { contactsContract } from './contacts-contract.js';
+import { dashboardContract } from './dashboard-contract.js';
 import { engagementContract } from './engagement-contract.js';
 import { eventsContract } from './events-contract.js';
 import { journeysContract } from './journeys-contract.js';
@@ -90,5 +91,6 @@ export function runStoreContract(dialectName: string, makeStore: MakeStore): voi
     campaignsContract(makeStore);
     segmentEngagementContract(makeStore);
     maintenanceContract(makeStore);
+    dashboardContract(makeStore);
   });
 }

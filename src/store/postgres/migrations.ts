@@ -408,6 +408,15 @@ $fn$;
 `,
   },
   {
+    // The operator's dashboard: messages by recipient; the live queue by age (partial).
+    id: '0010_dashboard',
+    sql: `
+CREATE INDEX messages_recipient ON messages (to_email, created_at);
+CREATE INDEX messages_pending_age ON messages (created_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
+  {
     // Segment engagement conditions: as on SQLite (see its comment), the
     // rows with no contact, by address, for the per-contact count.
     id: '0011_segment_engagement',

@@ -22,6 +22,7 @@ import { PgCampaignStore } from './campaigns.js';
 import { PgContactStore } from './contacts.js';
 import { PgEventStore } from './events.js';
 import { PgSegmentStore } from './segments.js';
+import { PgDashboardQueries } from './dashboard-queries.js';
 import { PgEngagementStore } from './engagement.js';
 import { PgJourneyStore } from './journeys.js';
 import { PgListStore } from './lists.js';
@@ -136,6 +137,7 @@ export class PostgresStore implements Store {
   readonly engagement: PgEngagementStore;
   readonly campaigns: PgCampaignStore;
   readonly journeys: PgJourneyStore;
+  readonly dashboard: PgDashboardQueries;
   readonly wakeups: PgNotifier;
   readonly webhooks: PgWebhookStore;
   readonly complaints: PgComplaintStore;
@@ -174,6 +176,7 @@ export class PostgresStore implements Store {
     });
     this.maintenance = new PgMaintenanceStore(this.db);
     this.rateTokens = new PgRateTokenStore(this.db);
+    this.dashboard = new PgDashboardQueries(this.db);
   }
 
   /**

@@ -360,6 +360,18 @@ CREATE TABLE segment_members (
 `,
   },
   {
+    // The operator's dashboard (docs/dashboard.md): messages by recipient,
+    // newest first; and the messages not yet final by age, for the waiting
+    // list and the "oldest queued message" figure and alert. Partial, like
+    // the claim index: it holds the live queue only, not delivered history.
+    id: '0010_dashboard',
+    sql: `
+CREATE INDEX messages_recipient ON messages (to_email, created_at);
+CREATE INDEX messages_pending_age ON messages (created_at)
+  WHERE status IN ('queued', 'deferred', 'sending');
+`,
+  },
+  {
     // Segment engagement conditions (docs/segments.md) count, per contact,
     // its engagement rows by contact_id (engagement_contact, 0005) and the
     // rows recorded with no contact for its address: an open of a message

@@ -25,6 +25,7 @@ import { SqliteCampaignStore } from './campaigns.js';
 import { SqliteContactStore } from './contacts.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteSegmentStore } from './segments.js';
+import { SqliteDashboardQueries } from './dashboard-queries.js';
 import { SqliteEngagementStore } from './engagement.js';
 import { SqliteJourneyStore } from './journeys.js';
 import { SqliteListStore } from './lists.js';
@@ -93,6 +94,7 @@ export class SqliteStore implements Store {
   readonly engagement: SqliteEngagementStore;
   readonly campaigns: SqliteCampaignStore;
   readonly journeys: SqliteJourneyStore;
+  readonly dashboard: SqliteDashboardQueries;
   /** One process: the in-process wake after an accept is all there is. */
   readonly wakeups = noWakeups;
   readonly webhooks: SqliteWebhookStore;
@@ -121,6 +123,7 @@ export class SqliteStore implements Store {
     this.complaints = new SqliteComplaintStore(this.cache);
     this.campaigns = new SqliteCampaignStore(this.cache);
     this.maintenance = new SqliteMaintenanceStore(this.cache);
+    this.dashboard = new SqliteDashboardQueries(this.cache);
   }
 
   /**

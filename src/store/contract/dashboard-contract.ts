@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newId } from '../../core/ids.js';
+import {
+  delivered,
+  MINUTE,
+  newMessage,
+  rejectsWith,
+  T0,
+  withStore,
+  type MakeStore,
+} from './fixtures.js';
+
+export function dashboardContract(makeStore: MakeStore): void {
+  describe('dashboard queries', () => {
+    it('finds messages by recipient, newest first, a page at a time, the domain compared lower-cased', async () => {
+      await withStore(makeStore, async (store) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const id = newId('message');
+          ids.push(id);
+          await store.messages.accept(
+            newMessage({ id, to: { email: 'Ada@example.test' }, createdAt: T0 + i * MINUTE }),
+          );
+        }
+        await store.messages.accept(newMessage({ to: { email: 'bob@example.test' } }));
+        const first = await store.dashboard.searchMessages({
+          recipient: ' Ada@EXAMPLE.test ',
+          limit: 3,
+        });
+        assert.deepEqual(
+          first.items.map((m) => m.id),
+          [ids[4], ids[3], ids[2]],
+        );
+        assert.ok(first.next);
+        const second = await store.dashboard.searchMessages({
+          recipient: 'Ada@example.test',
+          limit: 3,
+          after: first.next,
+        });
+        assert.deepEqual(
+          second.items.map((m) => m.id),
+          [ids[1], ids[0]],
+        );
+        assert.equal(second.next, undefined);
+        const item = first.items[0];
+        assert.equal(item?.to, 'Ada@example.test');
+        assert.equal(item?.status, 'queued');
+        assert.equal(item?.subject, 'Hello {{ name }}');
+        assert.equal(item?.createdAt, T0 + 4 * MINUTE);
+        assert.deepEqual(
+          (await store.dashboard.searchMessages({ recipient: 'nobody@example.test', limit: 3 }))
+            .items,
+          [],
+        );
+        await rejectsWith(
+          store.dashboard.searchMessages({ recipient: 'x@y.test', limit: 3, after: 'garbage' }),
+          'ERR_VALIDATION',
+          'after',
+        );
+      });
+    });
+
+    it('lists the messages not yet final oldest first, and tells the oldest one', async () => {
+      await withStore(makeStore, async (store) => {
+        assert.equal(await store.dashboard.oldestPendingAt(), undefined);
+        const old = newMessage({ createdAt: T0 });
+        const newer = newMessage({ createdAt: T0 + MINUTE });
+        const newest = newMessage({ createdAt: T0 + 2 * MINUTE });
+        for (const m of [newest, old, newer]) await store.messages.accept(m);
+        assert.equal(await store.dashboard.oldestPendingAt(), T0);
+
+        const claimed = await store.messages.claim({
+          limit: 1,
+          leaseMs: MINUTE,
+          owner: 'node-a',
+          now: T0 + 3 * MINUTE,
+        });
+        assert.equal(claimed[0]?.id, old.id, 'claimed (sending) is still waiting');
+        assert.equal(await store.dashboard.oldestPendingAt(), T0);
+        await store.messages.settle([delivered(old.id, 'node-a', T0 + 3 * MINUTE)]);
+        assert.equal(await store.dashboard.oldestPendingAt(), T0 + MINUTE);
+
+        const page1 = await store.dashboard.searchMessages({ limit: 1 });
+        assert.deepEqual(
+          page1.items.map((m) => m.id),
+          [newer.id],
+        );
+        const page2 = await store.dashboard.searchMessages({ limit: 5, after: page1.next });
+        assert.deepEqual(
+          page2.items.map((m) => m.id),
+          [newest.id],
+        );
+        const found = await store.dashboard.searchMessages({
+          recipient: 'rcpt@example.test',
+          limit: 5,
+        });
+        assert.deepEqual(
+          found.items.map((m) => [m.id, m.status, m.attempts]),
+          [
+            [newest.id, 'queued', 0],
+            [newer.id, 'queued', 0],
+            [old.id, 'delivered', 1],
+          ],
+        );
+      });
+    });
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * The dashboard's read-only queries on PostgreSQL; the same indexes as on
+ * SQLite (`messages_recipient`, partial `messages_pending_age`).
+ */
+import type {
+  DashboardQueries,
+  MessageSearchQuery,
+  MessageSummary,
+  Page,
+} from '../../core/ports/store.js';
+import {
+  decodeSummaryCursor,
+  normalizeRecipient,
+  SUMMARY_COLUMNS,
+  summaryFromRow,
+  summaryPage as page,
+  type SummaryRow,
+} from '../dashboard-rows.js';
+import type { PgDatabase } from './pg-database.js';
+
+const PENDING = `status IN ('queued', 'deferred', 'sending')`;
+
+const SQL = {
+  byRecipient: `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE to_email = $1
+    ORDER BY created_at DESC, id DESC LIMIT $2`,
+  byRecipientAfter: `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE to_email = $1
+    AND (created_at, id) < ($2, $3)
+    ORDER BY created_at DESC, id DESC LIMIT $4`,
+  pending: `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE ${PENDING}
+    ORDER BY created_at, id LIMIT $1`,
+  pendingAfter: `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE ${PENDING}
+    AND (created_at, id) > ($1, $2)
+    ORDER BY created_at, id LIMIT $3`,
+  oldestPending: `SELECT min(created_at) AS t FROM messages WHERE ${PENDING}`,
+} as const;
+
+export class PgDashboardQueries implements DashboardQueries {
+  constructor(private readonly db: PgDatabase) {}
+
+  async searchMessages(query: MessageSearchQuery): Promise<Page<MessageSummary>> {
+    const cursor = query.after !== undefined ? decodeSummaryCursor(query.after) : undefined;
+    const take = query.limit + 1;
+    let rows: SummaryRow[];
+    if (query.recipient !== undefined) {
+      const to = normalizeRecipient(query.recipient);
+      rows = cursor
+        ? await this.db.rows<SummaryRow>(SQL.byRecipientAfter, [
+            to,
+            cursor.createdAt,
+            cursor.id,
+            take,
+          ])
+        : await this.db.rows<SummaryRow>(SQL.byRecipient, [to, take]);
+    } else {
+      rows = cursor
+        ? await this.db.rows<SummaryRow>(SQL.pendingAfter, [cursor.createdAt, cursor.id, take])
+        : await this.db.rows<SummaryRow>(SQL.pending, [take]);
+    }
+    return page(rows.map(summaryFromRow), query.limit);
+  }
+
+  async oldestPendingAt(): Promise<number | undefined> {
+    const [row] = await this.db.rows<{ t: number | null }>(SQL.oldestPending, []);
+    return row?.t ?? undefined;
+  }
+}
