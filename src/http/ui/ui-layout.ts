@@ -5,6 +5,7 @@ import type { Session } from './session.js';
 export const NAV = [
   ['overview', '/ui', 'Overview'],
   ['relays', '/ui/relays', 'Relays'],
+  ['campaigns', '/ui/campaigns', 'Campaigns'],
   ['messages', '/ui/messages', 'Messages'],
   ['suppressions', '/ui/suppressions', 'Suppressions'],
   ['captured', '/ui/captured', 'Captured mail'],

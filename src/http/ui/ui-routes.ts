@@ -24,6 +24,7 @@ import { html } from './html.js';
 import { SessionCodec, sessionCookie, SESSION_COOKIE } from './session.js';
 import { duration, isoTime } from './ui-format.js';
 import { errorPage, layout, loginPage } from './ui-layout.js';
+import { campaignPages } from './ui-campaigns.js';
 import { messagePages } from './ui-messages.js';
 import { mailPages } from './ui-mail.js';
 import {
@@ -180,6 +181,7 @@ export function dashboardRoutes(ui: FastifyInstance, deps: UiDeps): void {
 
   messagePages(ui, deps, page);
   mailPages(ui, deps, page);
+  campaignPages(ui, deps, page);
 
   // Any other /ui path: a page, not the API's JSON 404 (static routes win over the wildcard).
   ui.get('/ui/*', hide, (request, reply) => {

@@ -252,7 +252,86 @@ export const APP_SCRIPT = String.raw`'use strict';
     setInterval(tick, POLL_MS);
   }
 
+  // ── one campaign: live progress and results ────────────────────────────
+  function campaign() {
+    var root = document.getElementById('campaign');
+    var id = root && root.getAttribute('data-campaign');
+    if (!id) return;
+    function pct(ratio) {
+      return fmt(ratio * 100) + ' %';
+    }
+    function tick() {
+      getJson('/ui/api/campaigns/' + encodeURIComponent(id))
+        .then(function (data) {
+          var s = data.stats;
+          setText('[data-stat=status]', data.status);
+          setText('[data-stat=phase]', data.phase);
+          var pause = document.querySelector('[data-stat=pause]');
+          if (pause) {
+            pause.textContent = data.pause;
+            pause.hidden = !data.pause;
+          }
+          ['targeted', 'sent', 'delivered', 'deferred', 'bounced', 'suppressed', 'opened',
+            'clicked', 'unsubscribed'].forEach(function (k) {
+            setText('[data-stat=' + k + ']', String(s[k]));
+          });
+          setText('[data-stat=final]', String(data.final));
+          setText('[data-stat=waiting]', String(s.queued + s.sending + s.deferred));
+          setText('[data-stat=failed]', String(s.failed + s.expired));
+          ['delivery', 'bounce', 'open', 'click', 'unsubscribe'].forEach(function (k) {
+            setText('[data-stat=rate-' + k + ']', pct(s.rates[k]));
+          });
+          setText('[data-stat=winner]', data.winnerText || '–');
+          var bar = document.getElementById('progress');
+          if (bar) {
+            bar.max = Math.max(1, s.targeted);
+            bar.value = data.final;
+          }
+          var forms = document.querySelectorAll('form[data-action]');
+          for (var i = 0; i < forms.length; i++) {
+            forms[i].hidden = data.actions.indexOf(forms[i].getAttribute('data-action')) < 0;
+          }
+          var body = document.querySelector('#variants tbody');
+          if (body) {
+            body.textContent = '';
+            s.variants.forEach(function (v) {
+              var tr = document.createElement('tr');
+              if (data.winner === v.index) tr.className = 'winner';
+              cell(tr, v.name + (data.winner === v.index ? ' (winner)' : ''));
+              cell(tr, v.targeted);
+              cell(tr, v.delivered);
+              cell(tr, v.bounced);
+              cell(tr, v.opened);
+              cell(tr, v.clicked);
+              cell(tr, pct(v.openRate));
+              cell(tr, pct(v.clickRate));
+              body.appendChild(tr);
+            });
+          }
+          var bounces = document.querySelector('#bounces tbody');
+          if (bounces) {
+            bounces.textContent = '';
+            Object.keys(s.bouncedByCategory).forEach(function (k) {
+              var tr = document.createElement('tr');
+              cell(tr, k);
+              cell(tr, s.bouncedByCategory[k]);
+              bounces.appendChild(tr);
+            });
+          }
+          root.setAttribute('data-status', data.status);
+          root.setAttribute('data-delivered', String(s.delivered));
+          setText('[data-stat=updated]', new Date().toLocaleTimeString());
+        })
+        .catch(function () {
+          setText('[data-stat=updated]', 'not updating');
+        });
+    }
+    tick();
+    setInterval(tick, POLL_MS);
+  }
+
   if (page === 'overview') overview();
   if (page === 'relays') relays();
+  if (page === 'campaigns') campaign();
 })();
 `;

@@ -34,6 +34,14 @@ td.wrap { max-width: 520px; overflow-wrap: anywhere; }
 .state-open, .status-bounced, .status-failed, .status-expired, .alert-firing { color: #b91c1c; }
 .state-half-open, .status-deferred, .status-sending, .status-queued { color: #b45309; }
 form.inline { display: inline; }
+form[hidden], [hidden] { display: none; }
+progress { width: 220px; height: 14px; vertical-align: middle; }
+#campaigns progress { width: 110px; }
+tr.winner td { font-weight: 600; color: #15803d; }
+.campaign-sending, .campaign-scheduled { color: #2563eb; }
+.campaign-paused { color: #b45309; font-weight: 600; }
+.campaign-cancelled { color: #b91c1c; }
+.campaign-sent { color: #15803d; }
 form.bar { display: flex; gap: 0.5rem; margin-bottom: 1rem; flex-wrap: wrap; }
 input[type=text], input[type=email], input[type=password], input[type=search] { padding: 0.4rem 0.55rem; border: 1px solid #d1d5db; border-radius: 4px; min-width: 260px; font: inherit; }
 button, .button { padding: 0.4rem 0.8rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 4px; cursor: pointer; font: inherit; text-decoration: none; }
