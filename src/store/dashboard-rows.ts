@@ -78,3 +78,29 @@ export function summaryPage(items: MessageSummary[], limit: number): Page<Messag
   const last = kept[kept.length - 1];
   return last ? { items: kept, next: encodeSummaryCursor(last) } : { items: kept };
 }
+
+/** The cursor of a campaign's messages (ordered by address): the last address, base64url. */
+export function encodeCampaignCursor(to: string): string {
+  return Buffer.from(to, 'utf8').toString('base64url');
+}
+
+/** ERR_VALIDATION naming `after` when the cursor was not made by encodeCampaignCursor. */
+export function decodeCampaignCursor(after: string): string {
+  const to = /^[A-Za-z0-9_-]{1,1400}$/.test(after)
+    ? Buffer.from(after, 'base64url').toString('utf8')
+    : '';
+  if (!to.includes('@')) {
+    throw new SluiceError('ERR_VALIDATION', 'after: not a cursor returned by a previous page', {
+      field: 'after',
+    });
+  }
+  return to;
+}
+
+/** `limit + 1` rows of a campaign read → one page, the cursor after its last address. */
+export function campaignPage(items: MessageSummary[], limit: number): Page<MessageSummary> {
+  if (items.length <= limit) return { items };
+  const kept = items.slice(0, limit);
+  const last = kept[kept.length - 1];
+  return last ? { items: kept, next: encodeCampaignCursor(last.to) } : { items: kept };
+}

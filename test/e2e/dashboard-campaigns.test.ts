@@ -114,6 +114,17 @@ describe('dashboard campaign pages over HTTP', () => {
     );
   });
 
+  it('filters the messages page by campaign, named as text', async () => {
+    const page = await get(`/ui/messages?campaign=${id}`);
+    assert.equal(page.status, 200);
+    const text = await page.text();
+    assert.ok(!text.includes(HOSTILE));
+    assert.ok(text.includes('Messages of campaign Spring &lt;script&gt;'));
+    assert.match(text, new RegExp(`<option value="${id}"\\s*selected`));
+    const unknown = await (await get('/ui/messages?campaign=campaign_nope')).text();
+    assert.match(unknown, /No campaign has the id campaign_nope/);
+  });
+
   it('refuses the JSON and the actions without a session', async () => {
     assert.equal((await fetch(`${base}/ui/api/campaigns/${id}`)).status, 401);
     const noSession = await fetch(`${base}/ui/campaigns/${id}/pause`, {

@@ -540,6 +540,13 @@ export interface MessageSearchQuery extends PageQuery {
    * sending), oldest first.
    */
   recipient?: string;
+  /**
+   * Messages of this campaign, ordered by recipient address (the order of
+   * the UNIQUE (campaign_id, to_email) index, so a page costs an index range
+   * read); with `recipient` too, the campaign's one message to that address.
+   * The cursor is then the last address (campaignCursor in store/dashboard-rows.ts).
+   */
+  campaignId?: string;
 }
 
 /** Read-only queries of the operator's dashboard and the alerts (docs/dashboard.md). */

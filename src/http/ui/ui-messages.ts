@@ -9,6 +9,7 @@ import type { UiDeps } from './ui-routes.js';
 import { sessionOf } from './ui-security.js';
 
 const PAGE_SIZE = 50;
+const CAMPAIGN_CHOICES = 100;
 const MANUAL_REASON = 'added in the dashboard';
 const hide = { schema: { hide: true } };
 
@@ -25,7 +26,25 @@ export function messagePages(ui: FastifyInstance, deps: UiDeps, page: Render): v
     let notice: string | undefined;
     let heading = 'Waiting to be sent (oldest first)';
     let result;
-    if (q?.startsWith('msg_')) {
+    const campaignId = queryText(request.query.campaign, 200);
+    const campaign = campaignId ? await deps.store.campaigns.get(campaignId) : undefined;
+    // The choices of the campaign filter: the first page of campaigns (ordered by id).
+    const campaigns = await deps.store.campaigns.list({ limit: CAMPAIGN_CHOICES });
+    if (campaignId && !campaign) {
+      notice = `No campaign has the id ${campaignId}.`;
+    } else if (campaign) {
+      const to = q?.includes('@') ? q : undefined;
+      heading = to
+        ? `Campaign ${campaign.name}: the message to ${to}`
+        : `Messages of campaign ${campaign.name} (by recipient address)`;
+      if (q && !to) notice = 'Within a campaign, search by a recipient address (name@domain).';
+      result = await deps.store.dashboard.searchMessages({
+        campaignId: campaign.id,
+        limit: PAGE_SIZE,
+        ...(to ? { recipient: to } : {}),
+        ...(after ? { after } : {}),
+      });
+    } else if (q?.startsWith('msg_')) {
       if (await deps.store.messages.get(q)) {
         return reply.redirect(`/ui/messages/${encodeURIComponent(q)}`, 303);
       }
@@ -46,7 +65,7 @@ export function messagePages(ui: FastifyInstance, deps: UiDeps, page: Render): v
       });
     }
     const next = result?.next
-      ? `/ui/messages?${new URLSearchParams({ ...(q ? { q } : {}), after: result.next }).toString()}`
+      ? `/ui/messages?${new URLSearchParams({ ...(q ? { q } : {}), ...(campaign ? { campaign: campaign.id } : {}), after: result.next }).toString()}`
       : undefined;
     return page(
       reply,
@@ -61,7 +80,17 @@ export function messagePages(ui: FastifyInstance, deps: UiDeps, page: Render): v
               placeholder="recipient@example.com or msg_…"
               aria-label="recipient or message id"
             />
+            <select name="campaign" aria-label="campaign">
+              <option value="">any campaign or none</option>
+              ${campaigns.items.map(
+                (c) =>
+                  html`<option value="${c.id}" ${c.id === campaign?.id ? html`selected` : ''}>
+                    ${c.name}
+                  </option>`,
+              )}
+            </select>
             <button type="submit">Search</button>
+            ${campaign ? html`<a class="button secondary" href="/ui/messages">All messages</a>` : ''}
           </form>
           ${notice ? html`<p class="notice">${notice}</p>` : ''}
           ${

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newId } from '../../core/ids.js';
+import { newCampaign } from './campaigns-contract.js';
 import {
   delivered,
   MINUTE,
@@ -102,6 +103,72 @@ export function dashboardContract(makeStore: MakeStore): void {
             [newer.id, 'queued', 0],
             [old.id, 'delivered', 1],
           ],
+        );
+      });
+    });
+
+    it("lists one campaign's messages by address a page at a time, or its message to one address", async () => {
+      await withStore(makeStore, async (store) => {
+        const make = async () => {
+          const created = await store.campaigns.create(newCampaign());
+          const started = await store.campaigns.transition(created.id, {
+            from: ['draft'],
+            to: 'sending',
+            at: T0,
+            sendAt: T0,
+            startedAt: T0,
+          });
+          assert.ok(started);
+          return started;
+        };
+        const campaign = await make();
+        const other = await make();
+        const batch = (id: string, emails: string[]) =>
+          emails.map((email) =>
+            newMessage({ stream: 'bulk', to: { email }, campaignId: id, variant: 0 }),
+          );
+        await store.messages.acceptBatch(
+          batch(campaign.id, ['c@x.test', 'a@x.test', 'e.f@x.test', 'b@x.test']),
+          { campaignId: campaign.id },
+        );
+        await store.messages.acceptBatch(batch(other.id, ['a@x.test', 'aa@x.test']), {
+          campaignId: other.id,
+        });
+        await store.messages.accept(newMessage({ to: { email: 'a@x.test' } }));
+
+        const first = await store.dashboard.searchMessages({ campaignId: campaign.id, limit: 3 });
+        assert.deepEqual(
+          first.items.map((m) => m.to),
+          ['a@x.test', 'b@x.test', 'c@x.test'],
+        );
+        assert.ok(first.next);
+        const second = await store.dashboard.searchMessages({
+          campaignId: campaign.id,
+          limit: 3,
+          after: first.next,
+        });
+        assert.deepEqual(
+          second.items.map((m) => m.to),
+          ['e.f@x.test'],
+        );
+        assert.equal(second.next, undefined);
+        const one = await store.dashboard.searchMessages({
+          campaignId: other.id,
+          recipient: 'a@X.TEST',
+          limit: 3,
+        });
+        assert.deepEqual(
+          one.items.map((m) => [m.to, m.status]),
+          [['a@x.test', 'queued']],
+        );
+        assert.deepEqual(
+          (await store.dashboard.searchMessages({ campaignId: 'campaign_none', limit: 3 })).items,
+          [],
+        );
+        await rejectsWith(
+          store.dashboard.searchMessages({ campaignId: campaign.id, limit: 3, after: '%%' }),
+          'ERR_VALIDATION',
+          'after',
         );
       });
     });

@@ -9,6 +9,8 @@ import type {
   Page,
 } from '../../core/ports/store.js';
 import {
+  campaignPage,
+  decodeCampaignCursor,
   decodeSummaryCursor,
   normalizeRecipient,
   SUMMARY_COLUMNS,
@@ -32,12 +34,17 @@ const SQL = {
     AND (created_at, id) > ($1, $2)
     ORDER BY created_at, id LIMIT $3`,
   oldestPending: `SELECT min(created_at) AS t FROM messages WHERE ${PENDING}`,
+  // The partial UNIQUE index messages_campaign (campaign_id, to_email).
+  byCampaign: `SELECT ${SUMMARY_COLUMNS} FROM messages
+    WHERE campaign_id = $1 AND to_email > $2 ORDER BY to_email LIMIT $3`,
+  byCampaignTo: `SELECT ${SUMMARY_COLUMNS} FROM messages WHERE campaign_id = $1 AND to_email = $2`,
 } as const;
 
 export class PgDashboardQueries implements DashboardQueries {
   constructor(private readonly db: PgDatabase) {}
 
   async searchMessages(query: MessageSearchQuery): Promise<Page<MessageSummary>> {
+    if (query.campaignId !== undefined) return this.byCampaign(query, query.campaignId);
     const cursor = query.after !== undefined ? decodeSummaryCursor(query.after) : undefined;
     const take = query.limit + 1;
     let rows: SummaryRow[];
@@ -57,6 +64,24 @@ export class PgDashboardQueries implements DashboardQueries {
         : await this.db.rows<SummaryRow>(SQL.pending, [take]);
     }
     return page(rows.map(summaryFromRow), query.limit);
+  }
+
+  private async byCampaign(
+    query: MessageSearchQuery,
+    campaignId: string,
+  ): Promise<Page<MessageSummary>> {
+    if (query.recipient !== undefined) {
+      const to = normalizeRecipient(query.recipient);
+      const rows = await this.db.rows<SummaryRow>(SQL.byCampaignTo, [campaignId, to]);
+      return { items: rows.map(summaryFromRow) };
+    }
+    const after = query.after !== undefined ? decodeCampaignCursor(query.after) : '';
+    const rows = await this.db.rows<SummaryRow>(SQL.byCampaign, [
+      campaignId,
+      after,
+      query.limit + 1,
+    ]);
+    return campaignPage(rows.map(summaryFromRow), query.limit);
   }
 
   async oldestPendingAt(): Promise<number | undefined> {

@@ -12,6 +12,8 @@ import type {
   Page,
 } from '../../core/ports/store.js';
 import {
+  campaignPage,
+  decodeCampaignCursor,
   decodeSummaryCursor,
   normalizeRecipient,
   SUMMARY_COLUMNS,
@@ -36,6 +38,11 @@ const SQL = {
     AND (created_at > ? OR (created_at = ? AND id > ?))
     ORDER BY created_at, id LIMIT ?`,
   oldestPending: `SELECT min(created_at) AS t FROM messages INDEXED BY messages_pending_age WHERE ${PENDING}`,
+  // The partial UNIQUE index messages_campaign (campaign_id, to_email): campaign_id = ? implies its WHERE.
+  byCampaign: `SELECT ${SUMMARY_COLUMNS} FROM messages INDEXED BY messages_campaign
+    WHERE campaign_id = ? AND to_email > ? ORDER BY to_email LIMIT ?`,
+  byCampaignTo: `SELECT ${SUMMARY_COLUMNS} FROM messages INDEXED BY messages_campaign
+    WHERE campaign_id = ? AND to_email = ?`,
 } as const;
 
 export class SqliteDashboardQueries implements DashboardQueries {
@@ -43,6 +50,7 @@ export class SqliteDashboardQueries implements DashboardQueries {
 
   searchMessages(query: MessageSearchQuery): Promise<Page<MessageSummary>> {
     return promised(() => {
+      if (query.campaignId !== undefined) return this.byCampaign(query, query.campaignId);
       const cursor = query.after !== undefined ? decodeSummaryCursor(query.after) : undefined;
       const take = query.limit + 1;
       let rows: SummaryRow[];
@@ -62,6 +70,17 @@ export class SqliteDashboardQueries implements DashboardQueries {
       }
       return page(rows.map(summaryFromRow), query.limit);
     });
+  }
+
+  private byCampaign(query: MessageSearchQuery, campaignId: string): Page<MessageSummary> {
+    if (query.recipient !== undefined) {
+      const to = normalizeRecipient(query.recipient);
+      const rows = this.cache.get<SummaryRow>(SQL.byCampaignTo).all(campaignId, to);
+      return { items: rows.map(summaryFromRow) };
+    }
+    const after = query.after !== undefined ? decodeCampaignCursor(query.after) : '';
+    const rows = this.cache.get<SummaryRow>(SQL.byCampaign).all(campaignId, after, query.limit + 1);
+    return campaignPage(rows.map(summaryFromRow), query.limit);
   }
 
   oldestPendingAt(): Promise<number | undefined> {

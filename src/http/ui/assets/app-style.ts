@@ -43,6 +43,7 @@ tr.winner td { font-weight: 600; color: #15803d; }
 .campaign-cancelled { color: #b91c1c; }
 .campaign-sent { color: #15803d; }
 form.bar { display: flex; gap: 0.5rem; margin-bottom: 1rem; flex-wrap: wrap; }
+select { padding: 0.4rem 0.55rem; border: 1px solid #d1d5db; border-radius: 4px; font: inherit; max-width: 320px; }
 input[type=text], input[type=email], input[type=password], input[type=search] { padding: 0.4rem 0.55rem; border: 1px solid #d1d5db; border-radius: 4px; min-width: 260px; font: inherit; }
 button, .button { padding: 0.4rem 0.8rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; border-radius: 4px; cursor: pointer; font: inherit; text-decoration: none; }
 button.secondary { background: #fff; color: var(--accent); }
