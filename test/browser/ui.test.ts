@@ -17,6 +17,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { CAMPAIGN_HOLD } from '../../src/core/ports/store.js';
 import { startScriptedRelay, type ScriptedRelay } from '../helpers/smtp-farm.js';
 import {
   relayAt,
@@ -264,6 +265,127 @@ describe('dashboard in a browser', { skip: SKIP }, () => {
     assert.ok(reply.includes(`<script>window.__pwned='bounce'</script>`), 'the reply line as text');
     assert.match(reply, /bad-mailbox/);
     await shot(page, 'message');
+    await assertInert(page);
+  });
+
+  it('campaign: progress moves live, pause holds its queued messages, resume finishes it; a hostile name stays inert', async () => {
+    const relay = await startScriptedRelay({ behaviour: () => ({ slowMs: 250 }) });
+    closers.push(() => relay.close());
+    const t = await startTestSluice({
+      // Two connections of 250 ms each: 100 recipients take at least 12.5 s.
+      relays: [relayAt(relay.port, 'mx', { maxConnections: 2 })],
+      // The worker claims no more than it can send at once: a pause holds the rest.
+      delivery: { pollInterval: '50ms', concurrency: 2, claimBatch: 2 },
+      campaigns: { pollInterval: '50ms' },
+      dashboard: { sampleInterval: '500ms' },
+    });
+    closers.push(() => t.close());
+    const RECIPIENTS = 100;
+    const csv = `email\n${Array.from({ length: RECIPIENTS }, (_, i) => `reader${i}@example.com`).join('\n')}\n`;
+    const imported = await fetch(`${t.sluice.url}/v1/contacts/import?list=readers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    assert.equal(imported.status, 200, await imported.text());
+    const lists = await t.api<{ items: { id: string; name: string }[] }>('GET', '/v1/lists');
+    const listId = lists.body.items.find((l) => l.name === 'readers')?.id ?? '';
+    const created = await t.api<{ id: string }>('POST', '/v1/campaigns', {
+      name: `Launch ${HOSTILE_SUBJECT}`,
+      from: 'news@example.com',
+      lists: [listId],
+      subject: HOSTILE_SUBJECT,
+      text: 'Hello.',
+      variants: [
+        { name: `A ${HOSTILE_SUBJECT}`, subject: 'A' },
+        { name: 'B', subject: 'B' },
+      ],
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+
+    const page = await newPage();
+    await signIn(page, t);
+    await page.click('nav a[href="/ui/campaigns"]');
+    await page.click(`a[href="/ui/campaigns/${id}"]`);
+    await page.waitForSelector('#campaign');
+    assert.equal(
+      (await page.textContent('h1'))?.split('·')[0]?.trim(),
+      `Launch ${HOSTILE_SUBJECT}`,
+      'the name shown as text',
+    );
+
+    // Sent through the API; the open page follows it without a reload.
+    assert.equal((await t.api('POST', `/v1/campaigns/${id}/send`)).status, 200);
+    const delivered = async () => Number(await page.getAttribute('#campaign', 'data-delivered'));
+    const first = await waitFor('deliveries on the campaign page', async () =>
+      (await delivered()) > 0 ? delivered() : undefined,
+    );
+    await waitFor('the count to move', async () =>
+      (await delivered()) > first ? true : undefined,
+    );
+    const moving = await delivered();
+    assert.ok(moving < RECIPIENTS, `still sending when paused (${moving} delivered)`);
+    assert.equal(await page.textContent('[data-stat=targeted]'), String(RECIPIENTS));
+    assert.ok(Number(await page.getAttribute('#progress', 'value')) >= first, 'the bar moved');
+    assert.match((await page.textContent('#variants tbody')) ?? '', /A <img src=x/);
+
+    // Pause from the page: the campaign is paused and its queued messages are held.
+    await Promise.all([
+      page.waitForURL(/done=paused/),
+      page.click('form[data-action="pause"] button'),
+    ]);
+    assert.equal(await page.textContent('[data-stat=status]'), 'paused');
+    assert.match(
+      (await page.textContent('[data-stat=pause]')) ?? '',
+      /Paused by a user at .*: paused in the dashboard/,
+    );
+    assert.equal(await page.isVisible('form[data-action="resume"]'), true);
+    assert.equal(await page.isVisible('form[data-action="pause"]'), false);
+    const store = t.sluice.store;
+    const messages = async () =>
+      (await store.dashboard.searchMessages({ campaignId: id, limit: RECIPIENTS + 1 })).items;
+    // Messages already handed to the relay finish; nothing else leaves.
+    const left = await waitFor('the messages in flight to finish', async () => {
+      const all = await messages();
+      return all.some((m) => m.status === 'sending') ? undefined : all;
+    });
+    const waiting = left.filter((m) => m.status === 'queued' || m.status === 'deferred');
+    assert.ok(waiting.length > 0, 'some messages were still waiting');
+    for (const m of waiting) {
+      assert.ok(((await store.messages.get(m.id))?.dueAt ?? 0) >= CAMPAIGN_HOLD, `${m.id} held`);
+    }
+    const received = relay.messages.length;
+    assert.equal(received, RECIPIENTS - waiting.length, 'the relay got exactly the others');
+    await shot(page, 'campaign-paused');
+    await page.goto(`${t.sluice.url}/ui/campaigns`);
+    assert.match((await page.textContent(`tr[data-campaign="${id}"]`)) ?? '', /paused \(user\)/);
+    await shot(page, 'campaigns');
+    await page.goto(`${t.sluice.url}/ui/messages?campaign=${id}`);
+    assert.equal(await page.locator('#messages tbody tr').count(), 50, 'a page of its messages');
+    await assertInert(page);
+
+    // Resume: the held messages go, and the page follows the campaign to its end.
+    await page.goto(`${t.sluice.url}/ui/campaigns/${id}`);
+    await Promise.all([
+      page.waitForURL(/done=resumed/),
+      page.click('form[data-action="resume"] button'),
+    ]);
+    await waitFor(
+      'every message delivered, on the page',
+      async () => ((await delivered()) === RECIPIENTS ? true : undefined),
+      40_000,
+    );
+    assert.equal(relay.messages.length, RECIPIENTS, 'each recipient once');
+    assert.equal(await page.textContent('[data-stat=final]'), String(RECIPIENTS));
+    const variantCells = async (row: number) =>
+      (await page.locator('#variants tbody tr').nth(row).locator('td').allTextContents()).slice(
+        0,
+        3,
+      );
+    assert.deepEqual(await variantCells(0), [`A ${HOSTILE_SUBJECT}`, '50', '50']);
+    assert.deepEqual(await variantCells(1), ['B', '50', '50'], 'half of them per variant');
+    await shot(page, 'campaign');
     await assertInert(page);
   });
 });

@@ -279,6 +279,13 @@ export function campaignPages(ui: FastifyInstance, deps: UiDeps, page: Render): 
                 )}
               </tbody>
             </table>
+            <p
+              class="muted"
+              data-stat="no-bounces"
+              ${Object.keys(stats.bouncedByCategory).length === 0 ? '' : html`hidden`}
+            >
+              No bounce.
+            </p>
             <h2>Campaign</h2>
             <dl class="fields">
               <dt>id</dt>

@@ -311,6 +311,8 @@ export const APP_SCRIPT = String.raw`'use strict';
           var bounces = document.querySelector('#bounces tbody');
           if (bounces) {
             bounces.textContent = '';
+            var none = document.querySelector('[data-stat=no-bounces]');
+            if (none) none.hidden = Object.keys(s.bouncedByCategory).length > 0;
             Object.keys(s.bouncedByCategory).forEach(function (k) {
               var tr = document.createElement('tr');
               cell(tr, k);

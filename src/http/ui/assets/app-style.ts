@@ -37,6 +37,8 @@ form.inline { display: inline; }
 form[hidden], [hidden] { display: none; }
 progress { width: 220px; height: 14px; vertical-align: middle; }
 #campaigns progress { width: 110px; }
+#campaigns td { white-space: nowrap; }
+#campaigns td:first-child { white-space: normal; overflow-wrap: anywhere; }
 tr.winner td { font-weight: 600; color: #15803d; }
 .campaign-sending, .campaign-scheduled { color: #2563eb; }
 .campaign-paused { color: #b45309; font-weight: 600; }
