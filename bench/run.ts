@@ -2,9 +2,11 @@
  * `npm run bench`: every benchmark, each beside its same-run baseline,
  * printed as figures (median of RUNS, with min and max) and ratios.
  * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it;
- * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it).
+ * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it);
+ * SLUICE_BENCH_CAMPAIGN_CONTACTS sizes bench/campaign (default 100,000; 0 skips it).
  */
 import { cpus, totalmem } from 'node:os';
+import { printCampaignBenchmark } from './campaign.js';
 import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
 import { printDkimBenchmark } from './dkim.js';
 import { printImportBenchmark } from './import.js';
@@ -17,6 +19,7 @@ const RUNS = Number(process.env.SLUICE_BENCH_RUNS ?? 3);
 const MESSAGES = Number(process.env.SLUICE_BENCH_MESSAGES ?? 20_000);
 const ACCEPTS = Number(process.env.SLUICE_BENCH_ACCEPTS ?? 10_000);
 const IMPORT_ROWS = Number(process.env.SLUICE_BENCH_IMPORT_ROWS ?? 100_000);
+const CAMPAIGN_CONTACTS = Number(process.env.SLUICE_BENCH_CAMPAIGN_CONTACTS ?? 100_000);
 const SESSIONS = 10;
 
 async function main(): Promise<void> {
@@ -78,6 +81,7 @@ async function main(): Promise<void> {
 
   await printSmtpClientBenchmark(RUNS, MESSAGES);
   await printDeliveryBenchmark(RUNS, MESSAGES);
+  if (CAMPAIGN_CONTACTS > 0) await printCampaignBenchmark(RUNS, CAMPAIGN_CONTACTS);
 }
 
 main().catch((error: unknown) => {
