@@ -97,7 +97,7 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
       subject: CAMPAIGN_SUBJECT,
       text: CAMPAIGN_TEXT,
       variables: { company: 'Sluice' },
-      audience: { lists: ['lst_bench'] },
+      lists: ['lst_bench'],
     })) as { id: string };
     const watch = firstDeliveryWatcher(url);
     const cpuBefore = process.cpuUsage();
