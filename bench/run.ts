@@ -2,13 +2,15 @@
  * `npm run bench`: every benchmark, each beside its same-run baseline,
  * printed as figures (median of RUNS, with min and max) and ratios.
  * SLUICE_BENCH_RUNS and SLUICE_BENCH_MESSAGES scale it;
- * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it).
+ * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it);
+ * SLUICE_BENCH_CAMPAIGN_CONTACTS sizes bench/campaign (default 100,000; 0 skips it).
  * `--seconds N` (or SLUICE_BENCH_TRIGGER_SECONDS) sets each rate of the
  * triggers benchmark (default 30); `--only triggers` runs that one alone.
  * SLUICE_BENCH_DATABASE_URL (a PostgreSQL server) adds delivery on PostgreSQL
  * with SLUICE_BENCH_NODES node processes (default 1,2,3; bench/cluster-delivery.ts).
  */
 import { cpus, totalmem } from 'node:os';
+import { printCampaignBenchmark } from './campaign.js';
 import { printClusterDeliveryBenchmark } from './cluster-delivery.js';
 import { printDeliveryBenchmark, printSmtpClientBenchmark } from './delivery.js';
 import { printDkimBenchmark } from './dkim.js';
@@ -23,6 +25,7 @@ const RUNS = Number(process.env.SLUICE_BENCH_RUNS ?? 3);
 const MESSAGES = Number(process.env.SLUICE_BENCH_MESSAGES ?? 20_000);
 const ACCEPTS = Number(process.env.SLUICE_BENCH_ACCEPTS ?? 10_000);
 const IMPORT_ROWS = Number(process.env.SLUICE_BENCH_IMPORT_ROWS ?? 100_000);
+const CAMPAIGN_CONTACTS = Number(process.env.SLUICE_BENCH_CAMPAIGN_CONTACTS ?? 100_000);
 const SESSIONS = 10;
 
 function argument(name: string): string | undefined {
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
 
   await printSmtpClientBenchmark(RUNS, MESSAGES);
   await printDeliveryBenchmark(RUNS, MESSAGES);
+  if (CAMPAIGN_CONTACTS > 0) await printCampaignBenchmark(RUNS, CAMPAIGN_CONTACTS);
   const pgUrl = process.env.SLUICE_BENCH_DATABASE_URL;
   if (pgUrl) {
     const nodes = (process.env.SLUICE_BENCH_NODES ?? '1,2,3').split(',').map(Number);

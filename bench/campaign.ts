@@ -1,0 +1,224 @@
+/**
+ * `bench/campaign`, part of `npm run bench`: a campaign to N contacts
+ * (default 100,000; `--contacts 1000000` or SLUICE_BENCH_CAMPAIGN_CONTACTS)
+ * through the whole product: contacts in the database, a campaign created
+ * and sent over the API, fan-out into the durable outbox, the worker
+ * rendering a personalized ~2 KB template and sending through 4 relays
+ * (one smtp-sink each, round-robin, 3 connections each). Timed from the
+ * "send" request to the last message at the sinks.
+ *
+ * Same-run baselines:
+ *  - Postfix smtp-source → smtp-sink, 10 sessions, ~2 KB: the raw limit of
+ *    the C tools on this machine (the issue's target: campaign ≥ 1.0×);
+ *  - a naive sender: a Nodemailer pool (10 connections) fed by a loop that
+ *    renders the same template with liquidjs per contact, the way a script
+ *    would do it without a queue (no durability, no retries).
+ *
+ * Each Sluice run is two processes of its own (seed, then send), so the
+ * sending process's peak RSS and CPU are the campaign's.
+ *
+ *   node dist/bench/campaign.js [--contacts N] [--runs R]
+ *   SLUICE_BENCH_DATABASE_URL=postgres://… also runs it on PostgreSQL.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { Liquid } from 'liquidjs';
+import nodemailer from 'nodemailer';
+import { createThrowawayDatabase } from '../test/helpers/postgres.js';
+import { CAMPAIGN_SUBJECT, CAMPAIGN_TEXT } from './campaign-content.js';
+import { ensurePostfixTools, line, smtpSourceToSink, startSmtpSink, stats } from './support.js';
+
+const CHILD = new URL('./campaign-child.js', import.meta.url).pathname;
+const RELAYS = 4;
+/** The naive loop is slow: it gets at most this many messages (its rate is what counts). */
+const NAIVE_MAX = 20_000;
+const BASELINE_MAX = 200_000;
+
+export interface CampaignRun {
+  msgPerSec: number;
+  seconds: number;
+  firstDeliveryMs: number | null;
+  cpuSeconds: number;
+  peakRssMb: number;
+}
+
+function seed(url: string, contacts: number): void {
+  const result = spawnSync(process.execPath, [CHILD, 'seed', url, String(contacts)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (result.status !== 0) throw new Error(`campaign seed failed: ${result.stderr}`);
+}
+
+async function sendCampaign(url: string, dir: string, contacts: number): Promise<CampaignRun> {
+  const sinks = await Promise.all(
+    Array.from({ length: RELAYS }, () => startSmtpSink(contacts / RELAYS)),
+  );
+  const child = spawn(
+    process.execPath,
+    [CHILD, 'send', url, dir, sinks.map((s) => s.port).join(','), String(contacts)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const item: IteratorResult<string> = await lines.next();
+      if (item.done) throw new Error('campaign child ended early');
+      const text = item.value.trim();
+      if (text.startsWith('{')) return JSON.parse(text) as Record<string, unknown>;
+    }
+  };
+  let stall: NodeJS.Timeout | undefined;
+  try {
+    const { started } = (await next()) as { started: number };
+    await Promise.race([
+      Promise.all(sinks.map((sink) => sink.done)),
+      new Promise((_, reject) => {
+        stall = setTimeout(
+          () => reject(new Error('campaign stalled (a message deferred?)')),
+          900_000,
+        );
+      }),
+    ]);
+    const seconds = (Date.now() - started) / 1000;
+    child.stdin.write('done\n');
+    const final = (await next()) as Omit<CampaignRun, 'msgPerSec' | 'seconds'>;
+    await new Promise((resolve) => child.once('exit', resolve));
+    return { ...final, seconds, msgPerSec: contacts / seconds };
+  } finally {
+    clearTimeout(stall);
+    for (const sink of sinks) sink.kill();
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+async function sluiceRun(databaseUrl: string | undefined, contacts: number): Promise<CampaignRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-campaign-'));
+  const pgDatabase = databaseUrl
+    ? await createThrowawayDatabase(databaseUrl, 'sluice_bench_campaign')
+    : undefined;
+  try {
+    const url = pgDatabase?.url ?? `sqlite:${join(dir, 'bench.db')}`;
+    seed(url, contacts);
+    return await sendCampaign(url, dir, contacts);
+  } finally {
+    await pgDatabase?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The naive baseline: render per contact, hand to a Nodemailer pool, bounded in flight. */
+async function naiveNodemailer(count: number): Promise<number> {
+  const sink = await startSmtpSink(count);
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 10,
+    maxMessages: Infinity,
+    host: '127.0.0.1',
+    port: sink.port,
+    secure: false,
+    ignoreTLS: true,
+  });
+  const liquid = new Liquid();
+  const subject = liquid.parse(CAMPAIGN_SUBJECT);
+  const text = liquid.parse(CAMPAIGN_TEXT);
+  const started = process.hrtime.bigint();
+  const inFlight = new Set<Promise<unknown>>();
+  try {
+    for (let i = 0; i < count; i++) {
+      const data = {
+        contact: { first_name: `First${i}`, city: 'Oslo', plan: 'pro' },
+        company: 'Sluice',
+      };
+      const send = transport
+        .sendMail({
+          from: 'Bench <news@example.test>',
+          to: `user${i}@example.test`,
+          subject: liquid.renderSync(subject, data) as string,
+          text: liquid.renderSync(text, data) as string,
+        })
+        .finally(() => inFlight.delete(send));
+      inFlight.add(send);
+      if (inFlight.size >= 1000) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await sink.done;
+    return count / (Number(process.hrtime.bigint() - started) / 1e9);
+  } finally {
+    transport.close();
+    sink.kill();
+  }
+}
+
+function report(label: string, runs: CampaignRun[], raw: number, naive: number): void {
+  const rates = runs.map((r) => r.msgPerSec);
+  console.log(line(label, rates, 'msg/s', raw));
+  const median = stats(rates).median;
+  const ttfd = stats(runs.map((r) => r.firstDeliveryMs ?? NaN));
+  const rss = stats(runs.map((r) => r.peakRssMb));
+  const cpu = stats(runs.map((r) => r.cpuSeconds));
+  const contacts = runs[0] ? runs[0].msgPerSec * runs[0].seconds : 0;
+  console.log(
+    `  ×${(median / naive).toFixed(2)} of the naive loop; time to first delivery (median) ${ttfd.median.toFixed(0)} ms (min ${ttfd.min.toFixed(0)}, max ${ttfd.max.toFixed(0)}); ` +
+      `peak RSS (median) ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)}); CPU ${cpu.median.toFixed(1)} s, ${((cpu.median * 1000) / contacts).toFixed(3)} ms/message`,
+  );
+}
+
+export async function printCampaignBenchmark(runs: number, contacts: number): Promise<void> {
+  const count = contacts - (contacts % RELAYS);
+  console.log(
+    `## bench/campaign: ${count.toLocaleString('en-US')} contacts, personalized ~2 KB text, API → fan-out → outbox → worker → ${RELAYS} relays`,
+  );
+  if (!ensurePostfixTools()) {
+    console.log('smtp-sink/smtp-source not available (apt-get install postfix failed): skipped\n');
+    return;
+  }
+  const raw: number[] = [];
+  const naive: number[] = [];
+  const sqlite: CampaignRun[] = [];
+  const pg: CampaignRun[] = [];
+  const pgUrl = process.env.SLUICE_BENCH_DATABASE_URL;
+  for (let r = 0; r < runs; r++) {
+    raw.push(await smtpSourceToSink(Math.min(count, BASELINE_MAX), 10, 2000));
+    naive.push(await naiveNodemailer(Math.min(count, NAIVE_MAX)));
+    sqlite.push(await sluiceRun(undefined, count));
+    if (pgUrl) pg.push(await sluiceRun(pgUrl, count));
+  }
+  const rawMedian = stats(raw).median;
+  const naiveMedian = stats(naive).median;
+  console.log(line('baseline: smtp-source → smtp-sink (10 sessions, 2 KB)', raw, 'msg/s'));
+  console.log(
+    line(
+      `baseline: naive loop, Liquid + Nodemailer pool (${Math.min(count, NAIVE_MAX)} msgs)`,
+      naive,
+      'msg/s',
+      rawMedian,
+    ),
+  );
+  report('sluice: campaign on SQLite', sqlite, rawMedian, naiveMedian);
+  if (pgUrl) {
+    report('sluice: campaign on PostgreSQL', pg, rawMedian, naiveMedian);
+    const ratio =
+      stats(pg.map((r) => r.msgPerSec)).median / stats(sqlite.map((r) => r.msgPerSec)).median;
+    console.log(`  PostgreSQL / SQLite: ×${ratio.toFixed(2)}`);
+  } else {
+    console.log('PostgreSQL: skipped (SLUICE_BENCH_DATABASE_URL is not set)');
+  }
+  console.log('');
+}
+
+function flag(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await printCampaignBenchmark(
+    Number(flag('--runs') ?? process.env.SLUICE_BENCH_RUNS ?? 3),
+    Number(flag('--contacts') ?? process.env.SLUICE_BENCH_CAMPAIGN_CONTACTS ?? 100_000),
+  );
+}
