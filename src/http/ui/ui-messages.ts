@@ -28,8 +28,14 @@ export function messagePages(ui: FastifyInstance, deps: UiDeps, page: Render): v
     let result;
     const campaignId = queryText(request.query.campaign, 200);
     const campaign = campaignId ? await deps.store.campaigns.get(campaignId) : undefined;
-    // The choices of the campaign filter: the first page of campaigns (ordered by id).
+    // The choices of the campaign filter: the first page of campaigns (ordered by id; the link
+    // on a campaign's page reaches any campaign).
     const campaigns = await deps.store.campaigns.list({ limit: CAMPAIGN_CHOICES });
+    // The one searched stays a choice (and selected) even when beyond the first page.
+    const choices =
+      campaign && !campaigns.items.some((c) => c.id === campaign.id)
+        ? [campaign, ...campaigns.items]
+        : campaigns.items;
     if (campaignId && !campaign) {
       notice = `No campaign has the id ${campaignId}.`;
     } else if (campaign) {
@@ -82,7 +88,7 @@ export function messagePages(ui: FastifyInstance, deps: UiDeps, page: Render): v
             />
             <select name="campaign" aria-label="campaign">
               <option value="">any campaign or none</option>
-              ${campaigns.items.map(
+              ${choices.map(
                 (c) =>
                   html`<option value="${c.id}" ${c.id === campaign?.id ? html`selected` : ''}>
                     ${c.name}
