@@ -73,5 +73,7 @@ describe('campaign page figures', () => {
     );
     const done = campaignLive(campaign({ status: 'sent', completedAt: T0 }), stats);
     assert.deepEqual(done.actions, [], 'nothing left to pause or cancel');
+    assert.equal(done.completed, true, 'the page stops polling');
+    assert.equal(paused.completed, false);
   });
 });

@@ -66,6 +66,8 @@ export function campaignLive(campaign: Campaign, stats: CampaignStats) {
     winnerText: winnerText(campaign),
     actions: UI_CAMPAIGN_ACTIONS.filter((a) => canDo(a, campaign)),
     final: finalCount(stats),
+    /** Every message final (completedAt): nothing will change, the page stops polling. */
+    completed: campaign.completedAt !== undefined,
     stats,
   };
 }

@@ -321,6 +321,7 @@ export const APP_SCRIPT = String.raw`'use strict';
             });
           }
           root.setAttribute('data-status', data.status);
+          if (data.completed) clearInterval(timer);
           root.setAttribute('data-delivered', String(s.delivered));
           setText('[data-stat=updated]', new Date().toLocaleTimeString());
         })
@@ -328,8 +329,8 @@ export const APP_SCRIPT = String.raw`'use strict';
           setText('[data-stat=updated]', 'not updating');
         });
     }
+    var timer = setInterval(tick, POLL_MS);
     tick();
-    setInterval(tick, POLL_MS);
   }
 
   if (page === 'overview') overview();
