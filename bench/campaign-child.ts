@@ -110,6 +110,8 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
     // Tell the parent the clock started; it answers on stdin when the sinks are done.
     console.log(JSON.stringify({ started }));
     await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+    // An open stdin would keep this process alive after the node stops.
+    process.stdin.destroy();
     const cpu = process.cpuUsage(cpuBefore);
     clearInterval(rssTimer);
     const firstDeliveryAt = await watch.stop();
