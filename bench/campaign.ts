@@ -64,17 +64,20 @@ async function sendCampaign(url: string, dir: string, contacts: number): Promise
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<Record<string, unknown>> => {
+  // The child's stdout also carries its log (JSON lines): wait for the line with `key`.
+  const next = async (key: string): Promise<Record<string, unknown>> => {
     for (;;) {
       const item: IteratorResult<string> = await lines.next();
       if (item.done) throw new Error('campaign child ended early');
       const text = item.value.trim();
-      if (text.startsWith('{')) return JSON.parse(text) as Record<string, unknown>;
+      if (!text.startsWith('{')) continue;
+      const value = JSON.parse(text) as Record<string, unknown>;
+      if (key in value) return value;
     }
   };
   let stall: NodeJS.Timeout | undefined;
   try {
-    const { started } = (await next()) as { started: number };
+    const { started } = (await next('started')) as { started: number };
     await Promise.race([
       Promise.all(sinks.map((sink) => sink.done)),
       new Promise((_, reject) => {
@@ -86,7 +89,7 @@ async function sendCampaign(url: string, dir: string, contacts: number): Promise
     ]);
     const seconds = (Date.now() - started) / 1000;
     child.stdin.write('done\n');
-    const final = (await next()) as Omit<CampaignRun, 'msgPerSec' | 'seconds'>;
+    const final = (await next('cpuSeconds')) as Omit<CampaignRun, 'msgPerSec' | 'seconds'>;
     await new Promise((resolve) => child.once('exit', resolve));
     return { ...final, seconds, msgPerSec: contacts / seconds };
   } finally {
