@@ -22,13 +22,20 @@ interface Child {
   exited: Promise<number | null>;
 }
 
+/** Node processes started and not yet exited. */
+const STARTED = new Set<ChildProcess>();
+
 async function startChild(configFile: string): Promise<Child> {
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], {
     env: { PATH: process.env.PATH ?? '', SLUICE_ADMIN_API_KEY: TEST_ADMIN_KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  STARTED.add(child);
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('exit', (code) => {
+      STARTED.delete(child);
+      resolve(code);
+    }),
   );
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -63,6 +70,9 @@ describe('crash recovery (SQLite, one process)', () => {
     dir = makeTempDir('sluice-crash-');
   });
   after(async () => {
+    // Every process a test started, also those a failed assertion left
+    // running before the next test started another (the suite must end).
+    for (const started of STARTED) started.kill('SIGKILL');
     child?.process.kill('SIGKILL');
     await relay.close();
     rmSync(dir, { recursive: true, force: true });
