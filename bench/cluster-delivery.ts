@@ -24,16 +24,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { newId, newMessageId } from '../src/core/ids.js';
-import type { NewMessage } from '../src/core/message.js';
 import { openStore } from '../src/store/open-store.js';
 import { createThrowawayDatabase } from '../test/helpers/postgres.js';
-import type { OutboxRun } from './outbox-delivery.js';
+import { fillOutbox, type OutboxRun } from './outbox-delivery.js';
 import { ensurePostfixTools, line, startSmtpSink, stats } from './support.js';
 
 const RELAYS = 4;
 const CONNECTIONS_PER_RELAY = 3;
-const BODY = 'Hello {{ name }},\n' + 'x'.repeat(76).concat('\n').repeat(24);
 
 export async function clusterOutboxToRelays(
   serverUrl: string,
@@ -47,7 +44,7 @@ export async function clusterOutboxToRelays(
     const store = await openStore(database.url, { poolSize: 10 });
     try {
       await store.migrate();
-      await fill(store, count);
+      await fillOutbox(store, count);
     } finally {
       await store.close();
     }
@@ -106,30 +103,6 @@ export async function clusterOutboxToRelays(
     for (const sink of sinks) sink.kill();
     await database.drop();
   }
-}
-
-async function fill(store: Awaited<ReturnType<typeof openStore>>, count: number): Promise<void> {
-  const now = Date.now();
-  const accepts: Promise<unknown>[] = [];
-  for (let i = 0; i < count; i++) {
-    const id = newId('message');
-    const message: NewMessage = {
-      id,
-      stream: 'transactional',
-      from: { email: 'bench@example.test', name: 'Bench' },
-      to: { email: `rcpt${i}@example.test` },
-      subject: 'Benchmark {{ n }}',
-      text: BODY,
-      variables: { name: `R${i}`, n: i },
-      headers: {},
-      messageId: newMessageId(id, 'example.test'),
-      createdAt: now,
-      expiresAt: now + 86_400_000,
-    };
-    accepts.push(store.messages.accept(message));
-    if (accepts.length >= 1000) await Promise.all(accepts.splice(0));
-  }
-  await Promise.all(accepts);
 }
 
 /** Prints the SQLite figure (baseline) and the PostgreSQL figure for each node count. */

@@ -13,6 +13,7 @@ import { EventBus } from '../src/core/events.js';
 import { newId, newMessageId } from '../src/core/ids.js';
 import type { NewMessage } from '../src/core/message.js';
 import { loadConfig } from '../src/config/load.js';
+import type { Store } from '../src/core/ports/store.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { createLogger } from '../src/observability/logger.js';
 import { TemplateEngine } from '../src/render/liquid.js';
@@ -21,6 +22,31 @@ import { makeTempDir } from '../test/helpers/sluice.js';
 import { startSmtpSink } from './support.js';
 
 const BODY = 'Hello {{ name }},\n' + 'x'.repeat(76).concat('\n').repeat(24);
+
+/** `count` transactional messages of ~2 KB, accepted into the store's outbox in groups of 1,000. */
+export async function fillOutbox(store: Store, count: number): Promise<void> {
+  const now = Date.now();
+  const accepts: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = newId('message');
+    const message: NewMessage = {
+      id,
+      stream: 'transactional',
+      from: { email: 'bench@example.test', name: 'Bench' },
+      to: { email: `rcpt${i}@example.test` },
+      subject: 'Benchmark {{ n }}',
+      text: BODY,
+      variables: { name: `R${i}`, n: i },
+      headers: {},
+      messageId: newMessageId(id, 'example.test'),
+      createdAt: now,
+      expiresAt: now + 86_400_000,
+    };
+    accepts.push(store.messages.accept(message));
+    if (accepts.length >= 1000) await Promise.all(accepts.splice(0));
+  }
+  await Promise.all(accepts);
+}
 
 export interface OutboxRun {
   msgPerSec: number;
@@ -48,27 +74,7 @@ export async function outboxToRelays(
   const store = await openStore(`sqlite:${join(dir, 'bench.db')}`);
   try {
     await store.migrate();
-    const now = Date.now();
-    const accepts: Promise<unknown>[] = [];
-    for (let i = 0; i < count; i++) {
-      const id = newId('message');
-      const message: NewMessage = {
-        id,
-        stream: 'transactional',
-        from: { email: 'bench@example.test', name: 'Bench' },
-        to: { email: `rcpt${i}@example.test` },
-        subject: 'Benchmark {{ n }}',
-        text: BODY,
-        variables: { name: `R${i}`, n: i },
-        headers: {},
-        messageId: newMessageId(id, 'example.test'),
-        createdAt: now,
-        expiresAt: now + 86_400_000,
-      };
-      accepts.push(store.messages.accept(message));
-      if (accepts.length >= 1000) await Promise.all(accepts.splice(0));
-    }
-    await Promise.all(accepts);
+    await fillOutbox(store, count);
 
     const sinks = await Promise.all(
       Array.from({ length: relays }, () => startSmtpSink(count / relays)),
