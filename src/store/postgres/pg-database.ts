@@ -32,7 +32,8 @@ export class PgDatabase {
 
   /**
    * Runs `fn` inside BEGIN … COMMIT on one connection; ROLLBACK when it
-   * throws. A connection whose ROLLBACK failed is destroyed, not reused.
+   * throws. A connection whose ROLLBACK failed, or that died meanwhile, is
+   * destroyed, not reused.
    */
   async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
@@ -42,6 +43,14 @@ export class PgDatabase {
       throw mapPgError(error);
     }
     let broken: Error | undefined;
+    // pg emits 'error' on a checked-out client whose connection dies (server
+    // restart, network cut), and the pool listens only to idle ones: without
+    // this listener the event would be thrown and the process would die. The
+    // statement in progress, or the next one, fails and the transaction with it.
+    const onError = (error: Error): void => {
+      broken = mapPgError(error);
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -55,6 +64,7 @@ export class PgDatabase {
       }
       throw mapPgError(error);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }
