@@ -45,10 +45,11 @@ export async function startNodeProcess(
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${name} did not start in time:\n${output}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Not left running: a child nobody holds keeps the test process alive.
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start in time:\n${output}`));
+    }, timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /API\s+(http:\/\/[^\s]+)\/v1/.exec(output);
