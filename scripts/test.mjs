@@ -3,6 +3,7 @@
 // files are listed here. Extra arguments are passed to node --test, e.g.
 //   npm test -- --test-name-pattern=outbox
 // and SLUICE_TEST_FILES=store limits the files to those whose path contains it.
+// Each test has 10 minutes and the whole run 40 (below).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +27,26 @@ const files = [...find('dist/src'), ...find('dist/test')]
 if (!process.env.SLUICE_TEST_DATABASE_URL) {
   console.log('# SLUICE_TEST_DATABASE_URL is not set: the PostgreSQL tests will be skipped.');
 }
+// Bounds, so that a hung test fails the run instead of holding CI until its
+// own limit: any one test gets 10 minutes (the longest, the chaos test, takes
+// about 2 on a loaded machine), the whole suite 40 (it takes ~3 when idle).
+// A test file whose process does not exit after its tests ended is only
+// caught by the second bound.
+const SUITE_LIMIT_MS = 40 * 60_000;
 const result = spawnSync(
   process.execPath,
-  ['--enable-source-maps', '--test', '--test-concurrency=2', ...process.argv.slice(2), ...files],
-  { stdio: 'inherit' },
+  [
+    '--enable-source-maps',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=600000',
+    ...process.argv.slice(2),
+    ...files,
+  ],
+  { stdio: 'inherit', timeout: SUITE_LIMIT_MS, killSignal: 'SIGKILL' },
 );
+if (result.error?.code === 'ETIMEDOUT') {
+  console.error(`# the suite ran past ${SUITE_LIMIT_MS / 60_000} minutes and was stopped`);
+  process.exit(1);
+}
 process.exit(result.status ?? 1);
