@@ -1,7 +1,8 @@
 /**
  * The Sluice node of bench/triggers.ts, in a process of its own so that its
  * event loop is not shared with the load generator and the relays. Prints
- * `{"url": …}` once it listens; stops cleanly on SIGTERM.
+ * `{"url": …}` once it listens; on SIGTERM prints `{"cpuMs": …}` (its CPU
+ * time) and stops cleanly.
  *
  *   node dist/bench/triggers-node.js <config file>
  */
@@ -16,5 +17,8 @@ const sluice = await startSluice(loadConfig({ file, env: {} }), {
 });
 console.log(JSON.stringify({ url: sluice.url }));
 process.once('SIGTERM', () => {
+  // The node's own CPU over its life, for CPU per event in the report.
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));
   void sluice.stop().then(() => process.exit(0));
 });
