@@ -28,7 +28,24 @@ export const ID_PREFIXES = {
 export type IdKind = keyof typeof ID_PREFIXES;
 
 export function newId(kind: IdKind, now = Date.now()): string {
-  return `${ID_PREFIXES[kind]}_${timeHex(now)}${randomBytes(10).toString('hex')}`;
+  return `${ID_PREFIXES[kind]}_${timeHex(now)}${randomHex20()}`;
+}
+
+/**
+ * 80 random bits as 20 hex digits, cut from a pool filled 8 KiB at a time:
+ * a randomBytes() call per id cost ~2 % of a busy node's CPU (the pool is
+ * what randomUUID does too).
+ */
+const POOL_BYTES = 8192;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_BYTES;
+function randomHex20(): string {
+  if (poolOffset + 10 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  poolOffset += 10;
+  return pool.toString('hex', poolOffset - 10, poolOffset);
 }
 
 /** Milliseconds as 12 hex digits (enough until the year 10889). */
