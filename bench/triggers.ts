@@ -34,6 +34,9 @@ export interface TriggerRun {
   p999Ms: number;
   /** CPU time of the Sluice node per accepted event (HTTP, journey, delivery). */
   cpuMsPerEvent: number;
+  /** The node's event loop delay over the run: p99 and max. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -72,11 +75,18 @@ async function startRelay(onMessage: (n: number) => void): Promise<Relay> {
   return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+interface NodeReport {
+  /** CPU time over its life. */
+  cpuMs: number;
+  /** Event loop delay percentiles (perf_hooks.monitorEventLoopDelay). */
+  loopDelayMs: { p50: number; p99: number; max: number };
+}
+
 interface NodeChild {
   url: string;
   child: ChildProcess;
-  /** Stops the node; resolves with the CPU time it used over its life. */
-  stop(): Promise<number>;
+  /** Stops the node; resolves with what it reports of itself. */
+  stop(): Promise<NodeReport>;
 }
 
 /**
@@ -90,15 +100,18 @@ async function startNode(configFile: string): Promise<NodeChild> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout ?? process.stdin });
-  let cpuMs = Number.NaN;
+  let report: NodeReport = {
+    cpuMs: Number.NaN,
+    loopDelayMs: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN },
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the node exited with ${code}`)));
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
   });
   lines.on('line', (line) => {
-    const report = JSON.parse(line) as { cpuMs?: number };
-    if (report.cpuMs !== undefined) cpuMs = report.cpuMs;
+    const parsed = JSON.parse(line) as Partial<NodeReport>;
+    if (parsed.cpuMs !== undefined && parsed.loopDelayMs) report = parsed as NodeReport;
   });
   return {
     url,
@@ -106,7 +119,7 @@ async function startNode(configFile: string): Promise<NodeChild> {
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
-      return cpuMs;
+      return report;
     },
   };
 }
@@ -198,7 +211,7 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const sorted = [...latencies].sort((a, b) => a - b);
-    const cpuMs = await node.stop();
+    const report = await node.stop();
     return {
       rate,
       seconds,
@@ -209,7 +222,9 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       p999Ms: percentile(sorted, 99.9),
-      cpuMsPerEvent: cpuMs / Math.max(1, accepted),
+      cpuMsPerEvent: report.cpuMs / Math.max(1, accepted),
+      loopDelayP99Ms: report.loopDelayMs.p99,
+      loopDelayMaxMs: report.loopDelayMs.max,
     };
   } finally {
     await pool.close();
@@ -226,7 +241,7 @@ export async function printTriggersBenchmark(rates: number[], seconds: number): 
   for (const rate of rates) {
     const run = await triggerRun(rate, seconds);
     console.log(
-      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; event → 250 p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, p99.9 ${run.p999Ms.toFixed(1)} ms; node CPU ${run.cpuMsPerEvent.toFixed(3)} ms/event`,
+      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; event → 250 p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, p99.9 ${run.p999Ms.toFixed(1)} ms; node CPU ${run.cpuMsPerEvent.toFixed(3)} ms/event, event loop delay p99 ${run.loopDelayP99Ms.toFixed(1)} ms, max ${run.loopDelayMaxMs.toFixed(1)} ms`,
     );
   }
   console.log('');
