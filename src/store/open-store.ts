@@ -23,7 +23,7 @@ export interface OpenStoreOptions {
    * SQLite: checkpoint the WAL in a thread of its own at this interval
    * (sqlite/checkpointer.ts), for a long-running server; errors go to onError.
    */
-  sqliteCheckpoint?: { intervalMs: number; onError(message: string): void };
+  sqliteCheckpoint?: { intervalMs: number; onError: (message: string) => void };
 }
 
 export type DatabaseTarget =

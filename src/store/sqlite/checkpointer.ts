@@ -27,7 +27,7 @@ export interface CheckpointerOptions {
   /** How often the thread checkpoints. */
   intervalMs: number;
   /** Told when a checkpoint fails or the thread ends unexpectedly. */
-  onError(message: string): void;
+  onError: (message: string) => void;
 }
 
 export class BackgroundCheckpointer {

@@ -179,7 +179,7 @@ export class SqliteStore implements Store {
    */
   async checkpointInBackground(options: {
     intervalMs: number;
-    onError(message: string): void;
+    onError: (message: string) => void;
   }): Promise<BackgroundCheckpointer | undefined> {
     if (this.checkpointer || this.db.memory) return this.checkpointer;
     this.checkpointer = await BackgroundCheckpointer.start({ path: this.db.name, ...options });
