@@ -5,7 +5,8 @@
  * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it);
  * SLUICE_BENCH_CAMPAIGN_CONTACTS sizes bench/campaign (default 100,000; 0 skips it).
  * `--seconds N` (or SLUICE_BENCH_TRIGGER_SECONDS) sets each rate of the
- * triggers benchmark (default 30); `--only triggers` runs that one alone.
+ * triggers benchmark (default 30); `--rates 500,1000` its event rates (default
+ * 500,1000,2000); `--only triggers` runs that one alone.
  * SLUICE_BENCH_DATABASE_URL (a PostgreSQL server) adds delivery on PostgreSQL
  * with SLUICE_BENCH_NODES node processes (default 1,2,3; bench/cluster-delivery.ts).
  */
@@ -35,7 +36,7 @@ function argument(name: string): string | undefined {
 const TRIGGER_SECONDS = Number(
   argument('seconds') ?? process.env.SLUICE_BENCH_TRIGGER_SECONDS ?? 30,
 );
-const TRIGGER_RATES = [500, 1000, 2000];
+const TRIGGER_RATES = (argument('rates') ?? '500,1000,2000').split(',').map(Number);
 
 async function main(): Promise<void> {
   if (argument('only') === 'triggers') {

@@ -32,6 +32,11 @@ export interface TriggerRun {
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
+  /** CPU time of the Sluice node per accepted event (HTTP, journey, delivery). */
+  cpuMsPerEvent: number;
+  /** The node's event loop delay over the run: p99 and max. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -70,17 +75,53 @@ async function startRelay(onMessage: (n: number) => void): Promise<Relay> {
   return { port, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-async function startNode(configFile: string): Promise<{ url: string; child: ChildProcess }> {
+interface NodeReport {
+  /** CPU time over its life. */
+  cpuMs: number;
+  /** Event loop delay percentiles (perf_hooks.monitorEventLoopDelay). */
+  loopDelayMs: { p50: number; p99: number; max: number };
+}
+
+interface NodeChild {
+  url: string;
+  child: ChildProcess;
+  /** Stops the node; resolves with what it reports of itself. */
+  stop(): Promise<NodeReport>;
+}
+
+/**
+ * Starts bench/triggers-node.js. SLUICE_BENCH_NODE_ARGS adds Node options to
+ * it (for example `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the node).
+ */
+async function startNode(configFile: string): Promise<NodeChild> {
   const script = fileURLToPath(new URL('./triggers-node.js', import.meta.url));
-  const child = spawn(process.execPath, [script, configFile], {
+  const extra = (process.env.SLUICE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, script, configFile], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout ?? process.stdin });
+  let report: NodeReport = {
+    cpuMs: Number.NaN,
+    loopDelayMs: { p50: Number.NaN, p99: Number.NaN, max: Number.NaN },
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the node exited with ${code}`)));
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
   });
-  return { url, child };
+  lines.on('line', (line) => {
+    const parsed = JSON.parse(line) as Partial<NodeReport>;
+    if (parsed.cpuMs !== undefined && parsed.loopDelayMs) report = parsed as NodeReport;
+  });
+  return {
+    url,
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      return report;
+    },
+  };
 }
 
 async function api(pool: Pool, method: string, path: string, body: unknown): Promise<unknown> {
@@ -170,6 +211,7 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const sorted = [...latencies].sort((a, b) => a - b);
+    const report = await node.stop();
     return {
       rate,
       seconds,
@@ -180,11 +222,13 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       p50Ms: percentile(sorted, 50),
       p99Ms: percentile(sorted, 99),
       p999Ms: percentile(sorted, 99.9),
+      cpuMsPerEvent: report.cpuMs / Math.max(1, accepted),
+      loopDelayP99Ms: report.loopDelayMs.p99,
+      loopDelayMaxMs: report.loopDelayMs.max,
     };
   } finally {
     await pool.close();
-    node.child.kill('SIGTERM');
-    await new Promise((resolve) => node.child.once('exit', resolve));
+    await node.stop();
     await Promise.all(relays.map((r) => r.close()));
     rmSync(dir, { recursive: true, force: true });
   }
@@ -197,7 +241,7 @@ export async function printTriggersBenchmark(rates: number[], seconds: number): 
   for (const rate of rates) {
     const run = await triggerRun(rate, seconds);
     console.log(
-      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; event → 250 p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, p99.9 ${run.p999Ms.toFixed(1)} ms`,
+      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; event → 250 p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, p99.9 ${run.p999Ms.toFixed(1)} ms; node CPU ${run.cpuMsPerEvent.toFixed(3)} ms/event, event loop delay p99 ${run.loopDelayP99Ms.toFixed(1)} ms, max ${run.loopDelayMaxMs.toFixed(1)} ms`,
     );
   }
   console.log('');

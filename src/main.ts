@@ -58,6 +58,9 @@ export interface RunningSluice {
   stop(): Promise<void>;
 }
 
+/** How often a server on SQLite checkpoints its WAL, off the event loop (store/sqlite/checkpointer.ts). */
+const SQLITE_CHECKPOINT_INTERVAL_MS = 200;
+
 export async function startSluice(
   initialConfig: Readonly<SluiceConfig>,
   options: StartOptions = {},
@@ -70,6 +73,10 @@ export async function startSluice(
   const store = await openStore(config.database.url, {
     poolSize: config.database.poolSize,
     ...(config.cluster ? { leaderCheckIntervalMs: config.cluster.leaderCheckIntervalMs } : {}),
+    sqliteCheckpoint: {
+      intervalMs: SQLITE_CHECKPOINT_INTERVAL_MS,
+      onError: (message) => logger.error({ database: 'sqlite' }, message),
+    },
   });
   const cleanups: (() => Promise<void>)[] = [() => store.close()];
   const cleanUp = async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { newId, orderedIds } from './ids.js';
 import {
   ACTION_FROM,
   audienceCondition,
@@ -96,6 +97,21 @@ describe('A/B', () => {
     assert.equal(testBucket('cmp_1', 'ct_7'), testBucket('cmp_1', 'ct_7'));
     assert.notEqual(testBucket('cmp_1', 'ct_7'), testBucket('cmp_2', 'ct_7'));
     assert.equal(inTestGroup(campaign(), 'ct_1'), false, 'no test, no test group');
+  });
+
+  it('puts about the test share in the test group when ids share their time prefix', () => {
+    // Ids made in one millisecond differ only in their last digits.
+    const c = campaign({
+      id: newId('campaign', 1_800_000_000_000),
+      test: { share: 0.4, metric: 'opens', windowMs: 1 },
+    });
+    for (const size of [50, 10_000]) {
+      const next = orderedIds('contact', 1_800_000_000_000);
+      let inside = 0;
+      for (let i = 0; i < size; i += 1) if (inTestGroup(c, next())) inside += 1;
+      const share = inside / size;
+      assert.ok(Math.abs(share - 0.4) < (size < 100 ? 0.2 : 0.03), `${inside} of ${size}`);
+    }
   });
 
   it('starts with a test pass only for a test with two or more variants', () => {

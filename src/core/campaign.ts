@@ -233,13 +233,21 @@ export function firstPhase(campaign: Pick<Campaign, 'variants' | 'test'>): FanOu
  * by time: a "first 20 %" would test only the oldest contacts).
  */
 export function testBucket(campaignId: string, contactId: string): number {
-  // FNV-1a, 32 bits: fast, well spread over short keys, no dependency.
+  // FNV-1a, 32 bits (fast, no dependency), then MurmurHash3's finalizer:
+  // ids of one time share their first digits and differ in the last ones,
+  // which FNV-1a alone leaves in its low bits (a test share of 40 % once
+  // took 85 % of such contacts).
   let hash = 0x811c9dc5;
   const key = `${campaignId}\u0000${contactId}`;
   for (let i = 0; i < key.length; i += 1) {
     hash ^= key.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
   return (hash >>> 0) / 0x1_0000_0000;
 }
 

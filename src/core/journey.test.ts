@@ -220,7 +220,13 @@ describe('journey definitions', () => {
     assert.equal(journeyMessageId('run_1', 3), journeyMessageId('run_1', 3));
     assert.notEqual(journeyMessageId('run_1', 3), journeyMessageId('run_1', 4));
     assert.match(journeyMessageId('run_1', 0), /^msg_[0-9a-f]{32}$/);
-    assert.notEqual(journeyRunId('j1', 'evt:a'), journeyRunId('j2', 'evt:a'));
+    assert.notEqual(journeyRunId('j1', 'evt:a', 1), journeyRunId('j2', 'evt:a', 1));
+    assert.equal(journeyRunId('j1', 'evt:a', 1), journeyRunId('j1', 'evt:a', 1));
+    // Time first: runs (and their messages) made later sort later.
+    const early = journeyRunId('j1', 'evt:b', Date.UTC(2026, 0, 1));
+    const late = journeyRunId('j1', 'evt:a', Date.UTC(2026, 0, 2));
+    assert.ok(early < late);
+    assert.ok(journeyMessageId(early, 0) < journeyMessageId(late, 0));
   });
 });
 

@@ -236,11 +236,13 @@ export class JourneyExecutor {
       expiresAt: now + this.deps.delivery.maxAgeMs,
       ...(cause.eventReceivedAt !== undefined ? { eventReceivedAt: cause.eventReceivedAt } : {}),
     };
-    const result = await store.messages.accept(message, {
-      scope: 'journey',
-      key: id,
-      requestHash: 'journey-send',
-    });
+    // Deferred: the send is made again from its durable event after a crash
+    // (the send log and the idempotency key keep it to one message).
+    const result = await store.messages.accept(
+      message,
+      { scope: 'journey', key: id, requestHash: 'journey-send' },
+      { durability: 'deferred' },
+    );
     if (result.kind === 'created') {
       events.emit('message:accepted', { id, stream: message.stream });
       this.deps.onSent();

@@ -332,7 +332,7 @@ export class JourneyRunner {
   ): Promise<void> {
     const now = this.clock.now();
     const result = await this.store.journeys.enter({
-      id: journeyRunId(journey.id, triggerKey),
+      id: journeyRunId(journey.id, triggerKey, trigger.receivedAt),
       journeyId: journey.id,
       version: journey.version,
       contactId,

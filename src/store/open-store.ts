@@ -19,6 +19,11 @@ export interface OpenStoreOptions {
   schema?: string;
   /** PostgreSQL: how often the leadership connection checks in (PgLeadership). */
   leaderCheckIntervalMs?: number;
+  /**
+   * SQLite: checkpoint the WAL in a thread of its own at this interval
+   * (sqlite/checkpointer.ts), for a long-running server; errors go to onError.
+   */
+  sqliteCheckpoint?: { intervalMs: number; onError: (message: string) => void };
 }
 
 export type DatabaseTarget =
@@ -63,7 +68,16 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   const target = parseDatabaseUrl(url);
   if (target.dialect === 'sqlite') {
     const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
-    return openSqliteStore(target.path);
+    const store = openSqliteStore(target.path);
+    if (options.sqliteCheckpoint) {
+      try {
+        await store.checkpointInBackground(options.sqliteCheckpoint);
+      } catch (error) {
+        await store.close();
+        throw error;
+      }
+    }
+    return store;
   }
   const { openPostgresStore } = await import('./postgres/postgres-store.js');
   return openPostgresStore(target.connectionString, {

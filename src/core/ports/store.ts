@@ -225,8 +225,19 @@ export interface MessageStore {
   /**
    * Stores one message durably (committed before the promise resolves),
    * together with its idempotency key when given, in one transaction.
+   *
+   * `durability: 'deferred'` is for messages derived from something already
+   * durable that makes them again after a crash (a journey's send, made
+   * again from its durable event: docs/storage.md): SQLite commits it
+   * without an fsync of its own, to be made durable by the next fsynced
+   * commit; PostgreSQL commits it as any other (one statement; the wait is
+   * in the server, not on this process's event loop).
    */
-  accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult>;
+  accept(
+    message: NewMessage,
+    idempotency?: IdempotencyClaim,
+    options?: { durability?: Durability },
+  ): Promise<AcceptResult>;
   get(id: string): Promise<StoredMessage | undefined>;
   /** Oldest first. */
   attempts(id: string): Promise<AttemptRecord[]>;

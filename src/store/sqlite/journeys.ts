@@ -8,9 +8,20 @@
  * The writes of runs (enter, claims, saves, the send log, memberships) are
  * group-committed (../group-commit.ts): each operation is one item, run in
  * a savepoint of a shared IMMEDIATE transaction, so the operations of every
- * event handled in one event-loop turn share one fsync. At one transaction
- * each, the disk capped a 2-core machine at under 100 triggered sends a
- * second (bench/triggers.ts).
+ * event handled in one event-loop turn share one transaction. At one
+ * transaction each, the disk capped a 2-core machine at under 100 triggered
+ * sends a second (bench/triggers.ts).
+ *
+ * Those transactions are deferred (./deferred-commit.ts: no fsync of their
+ * own). Every run starts from a durable event, and the WAL keeps commits in
+ * order, so a power cut loses at most the newest run writes, never an older
+ * one without the newer: the event is still there, and the backstop scan
+ * (whose cursor moves in the same order) hands it to the runner again,
+ * where every effect is idempotent (the trigger key, the send log, the
+ * outbox's idempotency key). A crash of the process alone loses nothing
+ * (the operating system has the WAL). Four fsyncs per triggered send, each
+ * blocking the one event loop for milliseconds, were most of the
+ * event-to-inbox latency (docs/benchmarks.md).
  */
 import type { JourneyDefinition, JourneyStatus } from '../../core/journey.js';
 import type {
@@ -44,6 +55,7 @@ import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { unavailableError } from '../store-errors.js';
 import { decodeJsonText } from '../rows.js';
 import { sqliteSegmentWhere } from './segment-sql.js';
+import { runDeferred } from './deferred-commit.js';
 import { mapSqliteError, mapped, promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -126,7 +138,12 @@ export class SqliteJourneyStore implements JourneyStore {
   private readonly writes: GroupCommit<Write, unknown>;
 
   constructor(private readonly cache: StatementCache) {
-    this.writes = new GroupCommit<Write, unknown>({ commit: (items) => this.commitWrites(items) });
+    // Flushed in a microtask: without an fsync a commit is cheap, and the
+    // runs of one events commit submit together (see GroupCommit).
+    this.writes = new GroupCommit<Write, unknown>({
+      commit: (items) => this.commitWrites(items),
+      flush: 'microtask',
+    });
   }
 
   /** Waits for writes already submitted, then refuses new ones. */
@@ -147,7 +164,7 @@ export class SqliteJourneyStore implements JourneyStore {
         }
       }),
     );
-    return mapped(() => all.immediate());
+    return mapped(() => runDeferred(db, () => all.immediate()));
   }
 
   private write<R>(fn: () => R): Promise<R> {

@@ -18,6 +18,7 @@ import type { Settlement } from '../../core/outcome.js';
 import type {
   AcceptResult,
   ClaimRequest,
+  Durability,
   IdempotencyClaim,
   MessageStore,
   StatusCounts,
@@ -99,24 +100,40 @@ export const OUTBOX_SQL = {
 
 export class SqliteMessageStore implements MessageStore {
   private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
+  /**
+   * Accepts with `durability: 'deferred'` (a journey's sends): their own
+   * batches, committed without an fsync and flushed in a microtask, like
+   * the journey writes they follow (./journeys.ts).
+   */
+  private readonly deferredAccepts: GroupCommit<AcceptItem, AcceptResult>;
 
   constructor(
     private readonly cache: StatementCache,
     maxBatch?: number,
   ) {
     const commit = (items: readonly AcceptItem[]): ItemOutcome<AcceptResult>[] =>
-      this.commitAccepts(items);
+      this.commitAccepts(items, 'durable');
     this.accepts = new GroupCommit({ commit, ...(maxBatch ? { maxBatch } : {}) });
+    this.deferredAccepts = new GroupCommit({
+      commit: (items: readonly AcceptItem[]) => this.commitAccepts(items, 'deferred'),
+      flush: 'microtask',
+      ...(maxBatch ? { maxBatch } : {}),
+    });
   }
 
-  accept(message: NewMessage, idempotency?: IdempotencyClaim): Promise<AcceptResult> {
-    if (this.accepts.isClosed) return Promise.reject(unavailableError('the store is closed'));
-    return this.accepts.submit({ message, idempotency });
+  accept(
+    message: NewMessage,
+    idempotency?: IdempotencyClaim,
+    options: { durability?: Durability } = {},
+  ): Promise<AcceptResult> {
+    const batcher = options.durability === 'deferred' ? this.deferredAccepts : this.accepts;
+    if (batcher.isClosed) return Promise.reject(unavailableError('the store is closed'));
+    return batcher.submit({ message, idempotency });
   }
 
   /** Waits for accepts already submitted, then refuses new ones. */
-  close(): Promise<void> {
-    return this.accepts.close();
+  async close(): Promise<void> {
+    await Promise.all([this.accepts.close(), this.deferredAccepts.close()]);
   }
 
   /**
@@ -124,7 +141,10 @@ export class SqliteMessageStore implements MessageStore {
    * violation (a duplicate id) rolls back that item only and becomes its
    * outcome; any other error aborts the transaction and fails the batch.
    */
-  private commitAccepts(items: readonly AcceptItem[]): ItemOutcome<AcceptResult>[] {
+  private commitAccepts(
+    items: readonly AcceptItem[],
+    durability: Durability,
+  ): ItemOutcome<AcceptResult>[] {
     const db = this.cache.db;
     const acceptOne = db.transaction((item: AcceptItem) => this.acceptOne(item));
     const acceptAll = db.transaction(() =>
@@ -137,6 +157,8 @@ export class SqliteMessageStore implements MessageStore {
         }
       }),
     );
+    if (durability === 'deferred')
+      return mapped(() => runDeferred(db, () => acceptAll.immediate()));
     return mapped(() => acceptAll.immediate());
   }
 

@@ -38,6 +38,7 @@ import { SqliteSuppressionStore } from './suppressions.js';
 import { SqliteTemplateStore } from './templates.js';
 import { SqliteComplaintStore } from './complaints.js';
 import { SqliteWebhookStore } from './webhooks.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -103,6 +104,7 @@ export class SqliteStore implements Store {
   readonly leadership = soleLeadership;
   readonly maintenance: SqliteMaintenanceStore;
   private readonly cache: StatementCache;
+  private checkpointer: BackgroundCheckpointer | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -171,9 +173,23 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Hands checkpoints to a thread of their own (./checkpointer.ts) for a
+   * long-running server; a file only (`:memory:` has no WAL). Idempotent.
+   */
+  async checkpointInBackground(options: {
+    intervalMs: number;
+    onError: (message: string) => void;
+  }): Promise<BackgroundCheckpointer | undefined> {
+    if (this.checkpointer || this.db.memory) return this.checkpointer;
+    this.checkpointer = await BackgroundCheckpointer.start({ path: this.db.name, ...options });
+    return this.checkpointer;
+  }
+
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
     await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * The background checkpointer's thread (./checkpointer.ts): its own
+ * connection to the database file, copying WAL pages back into the file
+ * with PASSIVE checkpoints, which never wait for the writer on the main
+ * thread and never make it wait. Messages: 'checkpoint' runs one now;
+ * 'stop' closes the connection and ends the thread. Reports each
+ * checkpoint's result, or its error, to the main thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+interface Options {
+  path: string;
+  intervalMs: number;
+}
+
+const port = parentPort;
+if (!port) throw new Error('checkpoint-worker.js runs as a worker thread');
+const { path, intervalMs } = workerData as Options;
+const db = new Database(path);
+db.pragma('busy_timeout = 5000');
+// FULL: the WAL is fsynced before pages are copied, the file after.
+db.pragma('synchronous = FULL');
+
+interface CheckpointRow {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
+function checkpoint(): void {
+  try {
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)') as CheckpointRow[];
+    port?.postMessage({ kind: 'checkpointed', log: row?.log ?? 0, copied: row?.checkpointed ?? 0 });
+  } catch (error) {
+    port?.postMessage({
+      kind: 'error',
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+const timer = setInterval(checkpoint, intervalMs);
+port.on('message', (message: unknown) => {
+  if (message === 'checkpoint') checkpoint();
+  if (message === 'stop') {
+    clearInterval(timer);
+    db.close();
+    port.close();
+  }
+});
+port.postMessage({ kind: 'ready' });
