@@ -5,7 +5,8 @@
  * Batch loop (one campaign, one node: the one holding its fan-out lease):
  *
  *   ┌► read the next page of the audience (active contacts of the lists
- *   │  and/or segment, by contact id after the cursor; never all at once)
+ *   │  and/or segment, by contact id after the cursor; never all at once;
+ *   │  100 contacts first, doubling up to campaigns.batchSize)
  *   │  keep the contacts of this pass (test: inside the test share;
  *   │  rest: outside it; all: everyone), drop suppressed addresses
  *   │  assign variants (test/all: round-robin; rest: the winner)
@@ -61,6 +62,15 @@ export interface FanOutDeps {
   /** True once the node is shutting down: the fan-out stops after its current batch. */
   stopping?: () => boolean;
 }
+
+/**
+ * The first page of a run, doubled at each page up to campaigns.batchSize.
+ * On SQLite a page's write holds the one thread the SMTP sockets share, and
+ * opening a relay connection takes several round trips, each waiting behind
+ * at most one page: small first pages put the first messages in the outbox
+ * within milliseconds and let the connections open while the pages grow.
+ */
+const FIRST_PAGE_SIZE = 100;
 
 export type FanOutResult =
   /** Every recipient has a message; the campaign is `sent`. */
@@ -122,10 +132,11 @@ export async function runFanOut(campaign: Campaign, deps: FanOutDeps): Promise<F
   const segment = await segmentOf(campaign, store);
   const condition = audienceCondition(campaign.audience, segment);
   const audienceAt = progress.audienceAt ?? clock.now();
+  let pageSize = Math.min(batchSize, FIRST_PAGE_SIZE);
   for (;;) {
     const started = performance.now();
     const page = await store.segments.select(condition, audienceAt, {
-      limit: batchSize,
+      limit: pageSize,
       ...(progress.after !== undefined ? { after: progress.after } : {}),
     });
     const last = page.items[page.items.length - 1];
@@ -167,6 +178,7 @@ export async function runFanOut(campaign: Campaign, deps: FanOutDeps): Promise<F
     // timer fired and no message was sent until the last page was written
     // (first delivery 22.7 s after "send" at 1M recipients; docs/benchmarks.md).
     await yieldToEventLoop();
+    pageSize = Math.min(batchSize, pageSize * 2);
   }
 }
 
