@@ -17,7 +17,8 @@
  * Each Sluice run is two processes of its own (seed, then send), so the
  * sending process's peak RSS and CPU are the campaign's.
  *
- *   node dist/bench/campaign.js [--contacts N] [--runs R]
+ *   node dist/bench/campaign.js [--contacts N] [--runs R] [--sluice-only]
+ *   (--sluice-only: no baselines, for before/after comparisons of Sluice itself)
  *   SLUICE_BENCH_DATABASE_URL=postgres://… also runs it on PostgreSQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -167,12 +168,16 @@ function report(label: string, runs: CampaignRun[], raw: number, naive: number):
   const cpu = stats(runs.map((r) => r.cpuSeconds));
   const contacts = runs[0] ? runs[0].msgPerSec * runs[0].seconds : 0;
   console.log(
-    `  ×${(median / naive).toFixed(2)} of the naive loop; time to first delivery (median) ${ttfd.median.toFixed(0)} ms (min ${ttfd.min.toFixed(0)}, max ${ttfd.max.toFixed(0)}); ` +
+    `  ${Number.isNaN(naive) ? '' : `×${(median / naive).toFixed(2)} of the naive loop; `}time to first delivery (median) ${ttfd.median.toFixed(0)} ms (min ${ttfd.min.toFixed(0)}, max ${ttfd.max.toFixed(0)}); ` +
       `peak RSS (median) ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)}); CPU ${cpu.median.toFixed(1)} s, ${((cpu.median * 1000) / contacts).toFixed(3)} ms/message`,
   );
 }
 
-export async function printCampaignBenchmark(runs: number, contacts: number): Promise<void> {
+export async function printCampaignBenchmark(
+  runs: number,
+  contacts: number,
+  sluiceOnly = false,
+): Promise<void> {
   const count = contacts - (contacts % RELAYS);
   console.log(
     `## bench/campaign: ${count.toLocaleString('en-US')} contacts, personalized ~2 KB text, API → fan-out → outbox → worker → ${RELAYS} relays`,
@@ -187,22 +192,26 @@ export async function printCampaignBenchmark(runs: number, contacts: number): Pr
   const pg: CampaignRun[] = [];
   const pgUrl = process.env.SLUICE_BENCH_DATABASE_URL;
   for (let r = 0; r < runs; r++) {
-    raw.push(await smtpSourceToSink(Math.min(count, BASELINE_MAX), 10, 2000));
-    naive.push(await naiveNodemailer(Math.min(count, NAIVE_MAX)));
+    if (!sluiceOnly) {
+      raw.push(await smtpSourceToSink(Math.min(count, BASELINE_MAX), 10, 2000));
+      naive.push(await naiveNodemailer(Math.min(count, NAIVE_MAX)));
+    }
     sqlite.push(await sluiceRun(undefined, count));
     if (pgUrl) pg.push(await sluiceRun(pgUrl, count));
   }
-  const rawMedian = stats(raw).median;
-  const naiveMedian = stats(naive).median;
-  console.log(line('baseline: smtp-source → smtp-sink (10 sessions, 2 KB)', raw, 'msg/s'));
-  console.log(
-    line(
-      `baseline: naive loop, Liquid + Nodemailer pool (${Math.min(count, NAIVE_MAX)} msgs)`,
-      naive,
-      'msg/s',
-      rawMedian,
-    ),
-  );
+  const rawMedian = sluiceOnly ? NaN : stats(raw).median;
+  const naiveMedian = sluiceOnly ? NaN : stats(naive).median;
+  if (!sluiceOnly) {
+    console.log(line('baseline: smtp-source → smtp-sink (10 sessions, 2 KB)', raw, 'msg/s'));
+    console.log(
+      line(
+        `baseline: naive loop, Liquid + Nodemailer pool (${Math.min(count, NAIVE_MAX)} msgs)`,
+        naive,
+        'msg/s',
+        rawMedian,
+      ),
+    );
+  }
   report('sluice: campaign on SQLite', sqlite, rawMedian, naiveMedian);
   if (pgUrl) {
     report('sluice: campaign on PostgreSQL', pg, rawMedian, naiveMedian);
@@ -224,5 +233,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   await printCampaignBenchmark(
     Number(flag('--runs') ?? process.env.SLUICE_BENCH_RUNS ?? 3),
     Number(flag('--contacts') ?? process.env.SLUICE_BENCH_CAMPAIGN_CONTACTS ?? 100_000),
+    process.argv.includes('--sluice-only'),
   );
 }

@@ -168,6 +168,36 @@ function fanOutSuite(name: string, make: () => Promise<Handle>): void {
       }
     });
 
+    it('lets the event loop run between two batches (the worker sends while the fan-out goes on)', async () => {
+      const handle = await make();
+      const { store } = handle;
+      try {
+        const clock = new ManualClock();
+        await seed(store, clock);
+        let batches = 0;
+        let batchesSeenByTheLoop: number | undefined;
+        // A macrotask queued before the fan-out starts: it runs between two
+        // batches only if the fan-out yields to the event loop.
+        setImmediate(() => {
+          batchesSeenByTheLoop = batches;
+        });
+        const result = await fanOutNext({
+          ...deps(store, clock, 'node-a'),
+          onBatch: () => {
+            batches += 1;
+          },
+        });
+        assert.equal(result, 'done');
+        assert.equal(batches, 3, '25 contacts in batches of 10');
+        assert.ok(
+          batchesSeenByTheLoop !== undefined && batchesSeenByTheLoop < batches,
+          `the event loop ran after ${String(batchesSeenByTheLoop ?? 'the end of the fan-out, not')} of ${batches} batches`,
+        );
+      } finally {
+        await handle.cleanup();
+      }
+    });
+
     it('stops at a pause between two batches and finishes after resume', async () => {
       const handle = await make();
       const { store } = handle;
