@@ -73,8 +73,11 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       try {
         await store.checkpointInBackground(options.sqliteCheckpoint);
       } catch (error) {
-        await store.close();
-        throw error;
+        // Only an optimization: the connection still checkpoints by itself.
+        const reason = error instanceof Error ? error.message : String(error);
+        options.sqliteCheckpoint.onError(
+          `the checkpoint thread did not start (${reason}); checkpoints stay on the main thread`,
+        );
       }
     }
     return store;
