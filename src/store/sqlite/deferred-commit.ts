@@ -18,6 +18,8 @@
  * other transaction of the connection can run in between and see it.
  */
 import type Database from 'better-sqlite3';
+import { mapped } from './sqlite-errors.js';
+import type { WalSync } from './wal-sync.js';
 
 export function runDeferred<R>(db: Database.Database, transaction: () => R): R {
   db.pragma('synchronous = NORMAL');
@@ -26,4 +28,22 @@ export function runDeferred<R>(db: Database.Database, transaction: () => R): R {
   } finally {
     db.pragma('synchronous = FULL');
   }
+}
+
+/**
+ * A durable commit: with a WalSync (a file in WAL mode), the transaction
+ * commits without an fsync and the promise resolves once an fdatasync of
+ * the WAL, off the event loop, has covered it (./wal-sync.ts); without one
+ * (`:memory:`), the connection's own FULL commit. Errors of the transaction
+ * are mapped as `mapped` does; the promise rejects with them.
+ */
+export async function runDurable<R>(
+  db: Database.Database,
+  wal: WalSync | undefined,
+  transaction: () => R,
+): Promise<R> {
+  if (!wal) return mapped(transaction);
+  const result = mapped(() => runDeferred(db, transaction));
+  await wal.sync();
+  return result;
 }

@@ -32,8 +32,10 @@ import { GroupCommit, type ItemOutcome } from '../group-commit.js';
 import { fetchSize, toPageBy } from '../paging.js';
 import { decodeJsonText } from '../rows.js';
 import { unavailableError } from '../store-errors.js';
-import { mapped, promised } from './sqlite-errors.js';
+import { runDurable } from './deferred-commit.js';
+import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
+import type { WalSync } from './wal-sync.js';
 
 const SQL = {
   byKey: `SELECT id, contact_id, name, occurred_at FROM events WHERE idempotency_key = ?`,
@@ -62,6 +64,8 @@ export class SqliteEventStore implements EventStore {
   constructor(
     private readonly cache: StatementCache,
     maxBatch?: number,
+    /** Makes each batch durable off the event loop (./wal-sync.ts); without it, a FULL commit. */
+    private readonly wal?: WalSync,
   ) {
     this.appends = new GroupCommit({
       commit: (items: readonly NewEvent[][]) => this.commitAppends(items),
@@ -80,7 +84,7 @@ export class SqliteEventStore implements EventStore {
     return this.appends.close();
   }
 
-  private commitAppends(items: readonly NewEvent[][]): ItemOutcome<AppendResult[]>[] {
+  private commitAppends(items: readonly NewEvent[][]): Promise<ItemOutcome<AppendResult[]>[]> {
     const run = this.cache.db.transaction(() =>
       items.map((events): ItemOutcome<AppendResult[]> => {
         try {
@@ -92,7 +96,7 @@ export class SqliteEventStore implements EventStore {
         return { ok: true, value: events.map((event) => this.appendOne(event)) };
       }),
     );
-    return mapped(() => run.immediate());
+    return runDurable(this.cache.db, this.wal, () => run.immediate());
   }
 
   private checkContactIds(events: NewEvent[]): void {

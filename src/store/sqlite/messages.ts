@@ -35,10 +35,11 @@ import {
   type ClaimedMessageRow,
   type MessageRow,
 } from '../rows.js';
-import { runDeferred } from './deferred-commit.js';
-import { isConstraintError, mapped, mapSqliteError, promised } from './sqlite-errors.js';
+import { runDeferred, runDurable } from './deferred-commit.js';
+import { isConstraintError, mapSqliteError, promised } from './sqlite-errors.js';
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
+import type { WalSync } from './wal-sync.js';
 import { upsertSuppression } from './suppressions.js';
 import { enqueueEvent, hasSubscribers } from './webhooks.js';
 import {
@@ -110,8 +111,10 @@ export class SqliteMessageStore implements MessageStore {
   constructor(
     private readonly cache: StatementCache,
     maxBatch?: number,
+    /** Makes durable accept batches durable off the event loop (./wal-sync.ts); without it, a FULL commit. */
+    private readonly wal?: WalSync,
   ) {
-    const commit = (items: readonly AcceptItem[]): ItemOutcome<AcceptResult>[] =>
+    const commit = (items: readonly AcceptItem[]): Promise<ItemOutcome<AcceptResult>[]> =>
       this.commitAccepts(items, 'durable');
     this.accepts = new GroupCommit({ commit, ...(maxBatch ? { maxBatch } : {}) });
     this.deferredAccepts = new GroupCommit({
@@ -144,7 +147,7 @@ export class SqliteMessageStore implements MessageStore {
   private commitAccepts(
     items: readonly AcceptItem[],
     durability: Durability,
-  ): ItemOutcome<AcceptResult>[] {
+  ): Promise<ItemOutcome<AcceptResult>[]> {
     const db = this.cache.db;
     const acceptOne = db.transaction((item: AcceptItem) => this.acceptOne(item));
     const acceptAll = db.transaction(() =>
@@ -157,9 +160,10 @@ export class SqliteMessageStore implements MessageStore {
         }
       }),
     );
-    if (durability === 'deferred')
-      return mapped(() => runDeferred(db, () => acceptAll.immediate()));
-    return mapped(() => acceptAll.immediate());
+    if (durability === 'deferred') {
+      return promised(() => runDeferred(db, () => acceptAll.immediate()));
+    }
+    return runDurable(db, this.wal, () => acceptAll.immediate());
   }
 
   private acceptOne({ message, idempotency }: AcceptItem): AcceptResult {

@@ -6,7 +6,9 @@
  * only fsyncs at checkpoints, so the last commits before a power cut can
  * vanish although the caller was told they were written; FULL fsyncs the
  * WAL at every commit. That fsync is the price of an accept, which is why
- * accepts are group-committed (see ../group-commit.ts): one fsync per batch.
+ * accepts are group-committed (see ../group-commit.ts): one fsync per batch,
+ * and why accept and event batches wait for it off the event loop
+ * (./wal-sync.ts).
  *
  * One connection, one writer: better-sqlite3 is synchronous, so each
  * operation runs to its end on the event loop and transactions of this
@@ -15,7 +17,7 @@
  * writer, no SKIP LOCKED, no cross-process wake-ups.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { soleLeadership } from '../../core/ports/leadership.js';
 import { noWakeups } from '../../core/ports/wakeups.js';
@@ -39,6 +41,7 @@ import { SqliteTemplateStore } from './templates.js';
 import { SqliteComplaintStore } from './complaints.js';
 import { SqliteWebhookStore } from './webhooks.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
+import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -77,6 +80,17 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   }
 }
 
+/**
+ * Durable accepts and appends fsync the WAL off the event loop
+ * (./wal-sync.ts) when the database is a file in WAL mode; otherwise (an
+ * in-memory database, a file system without WAL) they commit with FULL.
+ */
+function walSyncFor(db: Database.Database): WalSync | undefined {
+  if (db.memory) return undefined;
+  if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return undefined;
+  return new WalSync(`${resolve(db.name)}-wal`);
+}
+
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly capabilities: StoreCapabilities = {
@@ -103,6 +117,8 @@ export class SqliteStore implements Store {
   /** One process: it leads every singleton duty. */
   readonly leadership = soleLeadership;
   readonly maintenance: SqliteMaintenanceStore;
+  /** Durable commits' fdatasync off the event loop; undefined for `:memory:` (exposed for tests). */
+  readonly walSync: WalSync | undefined;
   private readonly cache: StatementCache;
   private checkpointer: BackgroundCheckpointer | undefined;
 
@@ -111,13 +127,15 @@ export class SqliteStore implements Store {
     options: SqliteStoreOptions = {},
   ) {
     this.cache = new StatementCache(db);
+    const wal = walSyncFor(db);
+    this.walSync = wal;
     this.apiKeys = new SqliteApiKeyStore(this.cache);
     this.contacts = new SqliteContactStore(this.cache);
     this.lists = new SqliteListStore(this.cache);
     this.templates = new SqliteTemplateStore(this.cache);
-    this.messages = new SqliteMessageStore(this.cache, options.acceptBatch);
+    this.messages = new SqliteMessageStore(this.cache, options.acceptBatch, wal);
     this.suppressions = new SqliteSuppressionStore(this.cache);
-    this.events = new SqliteEventStore(this.cache, options.acceptBatch);
+    this.events = new SqliteEventStore(this.cache, options.acceptBatch, wal);
     this.segments = new SqliteSegmentStore(this.cache);
     this.engagement = new SqliteEngagementStore(this.cache);
     this.journeys = new SqliteJourneyStore(this.cache);
