@@ -22,12 +22,33 @@ import { mapped } from './sqlite-errors.js';
 import type { WalSync } from './wal-sync.js';
 
 export function runDeferred<R>(db: Database.Database, transaction: () => R): R {
-  db.pragma('synchronous = NORMAL');
+  const { normal, full } = pragmasOf(db);
+  normal.run();
   try {
     return transaction();
   } finally {
-    db.pragma('synchronous = FULL');
+    full.run();
   }
+}
+
+interface SyncPragmas {
+  normal: Database.Statement;
+  full: Database.Statement;
+}
+
+/** Prepared once per connection: `db.pragma()` prepares its statement at every call. */
+const syncPragmas = new WeakMap<Database.Database, SyncPragmas>();
+
+function pragmasOf(db: Database.Database): SyncPragmas {
+  let pragmas = syncPragmas.get(db);
+  if (!pragmas) {
+    pragmas = {
+      normal: db.prepare('PRAGMA synchronous = NORMAL'),
+      full: db.prepare('PRAGMA synchronous = FULL'),
+    };
+    syncPragmas.set(db, pragmas);
+  }
+  return pragmas;
 }
 
 /**

@@ -85,7 +85,7 @@ export class SqliteEventStore implements EventStore {
   }
 
   private commitAppends(items: readonly NewEvent[][]): Promise<ItemOutcome<AppendResult[]>[]> {
-    const run = this.cache.db.transaction(() =>
+    const run = (): ItemOutcome<AppendResult[]>[] =>
       items.map((events): ItemOutcome<AppendResult[]> => {
         try {
           this.checkContactIds(events);
@@ -94,9 +94,8 @@ export class SqliteEventStore implements EventStore {
           throw error;
         }
         return { ok: true, value: events.map((event) => this.appendOne(event)) };
-      }),
-    );
-    return runDurable(this.cache.db, this.wal, () => run.immediate());
+      });
+    return runDurable(this.cache.db, this.wal, () => this.cache.immediate(run));
   }
 
   private checkContactIds(events: NewEvent[]): void {

@@ -153,18 +153,16 @@ export class SqliteJourneyStore implements JourneyStore {
 
   /** One savepoint per write: a failing write is rolled back alone and rejects its caller. */
   private commitWrites(items: readonly Write[]): ItemOutcome<unknown>[] {
-    const db = this.cache.db;
-    const one = db.transaction((write: Write) => write());
-    const all = db.transaction(() =>
+    const { cache } = this;
+    const all = (): ItemOutcome<unknown>[] =>
       items.map((write): ItemOutcome<unknown> => {
         try {
-          return { ok: true, value: one(write) };
+          return { ok: true, value: cache.savepoint(write) };
         } catch (error) {
           return { ok: false, error: mapSqliteError(error) };
         }
-      }),
-    );
-    return mapped(() => runDeferred(db, () => all.immediate()));
+      });
+    return mapped(() => runDeferred(cache.db, () => cache.immediate(all)));
   }
 
   private write<R>(fn: () => R): Promise<R> {
