@@ -162,7 +162,6 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       pools: [
         { name: 'local', relays: relays.map((_r, i) => `relay${i}`), strategy: 'round-robin' },
       ],
-      journeys: { backstopDelay: '1m' },
     }),
   );
   const node = await startNode(configFile);

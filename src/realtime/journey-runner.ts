@@ -16,9 +16,13 @@
  *   backstop (a loop, one node at a time by the cursor's lease): reads the
  *     stored events after a durable cursor, once they are backstopDelay
  *     old, and hands each to the same path as the hook. It catches events
- *     committed while this node was down or whose hook was dropped; events
- *     the hook handled are found again and do nothing (the trigger key
- *     makes a second entry a duplicate; a run no longer waits for them).
+ *     committed while this node was down or whose hook was dropped or
+ *     failed. Events this node's hook handled to the end are skipped (a
+ *     bounded memory of their ids): at a sustained 1,000 events/s, handling
+ *     each event a second time ten seconds later doubled the journey work
+ *     and held the event loop for a page at a time. Events another node's
+ *     hook handled are handled again and do nothing (the trigger key makes
+ *     a second entry a duplicate; a run no longer waits for them).
  *
  * Events of one contact are handled in order, one at a time (a chain per
  * contact); at most MAX_QUEUED events wait for the hook, beyond which the
@@ -40,8 +44,10 @@ import { JourneyExecutor, type ExecutorDeps } from './journey-executor.js';
 
 /** Events waiting for the in-process hook before it drops new ones (the backstop takes them). */
 const MAX_QUEUED = 20_000;
-/** Events read per backstop page. */
-const BACKSTOP_PAGE = 500;
+/** Events read per backstop page; the scan yields to the event loop between pages. */
+const BACKSTOP_PAGE = 200;
+/** Most event ids remembered as handled by the hook (beyond, the oldest are forgotten and the backstop handles them again: harmless). */
+const MAX_REMEMBERED = 200_000;
 const CURSOR = 'journeys';
 
 export interface RunnerDeps extends Omit<ExecutorDeps, 'owner'> {
@@ -64,10 +70,9 @@ interface Index {
   /** Segments whose membership is kept per event. */
   segments: Segment[];
   /**
-   * Events some journey's wait-for waits for (current definitions of every
-   * journey, whatever its status): the hook looks for waiting runs only for
-   * these. Runs of an older version waiting for another event are found by
-   * the backstop scan, which always looks.
+   * Events some journey's wait-for waits for, in any version of any journey
+   * (a run stays on the version it started on): the hook looks for waiting
+   * runs only for these, and the backstop skips what the hook handled.
    */
   waited: Set<string>;
 }
@@ -117,6 +122,8 @@ export class JourneyRunner {
   private loops: Promise<void>[] = [];
   private unsubscribe: (() => void) | undefined;
   private wakeRequested = false;
+  /** Events the hook handled to the end, with their receipt time, oldest first: the backstop skips them. */
+  private readonly handledByHook = new Map<string, number>();
 
   constructor(private readonly deps: RunnerDeps) {
     this.config = deps.journeys;
@@ -228,7 +235,7 @@ export class JourneyRunner {
         ...(cursor ? { after: cursor } : {}),
       });
       for (const journey of page.items) {
-        for (const name of waitedEvents(journey.definition)) waited.add(name);
+        for (const name of await this.waitedInAnyVersion(journey)) waited.add(name);
       }
       cursor = page.next;
     } while (cursor !== undefined);
@@ -246,6 +253,16 @@ export class JourneyRunner {
     this.index = { byEvent, bySegment, segments, waited };
   }
 
+  /** The events a journey's versions wait for (definitions are immutable per version: the executor caches them). */
+  private async waitedInAnyVersion(journey: Journey): Promise<string[]> {
+    const names = new Set(waitedEvents(journey.definition));
+    for (let version = 1; version < journey.version; version += 1) {
+      const loaded = await this.executor.load(journey.id, version);
+      for (const name of loaded ? waitedEvents(loaded.definition) : []) names.add(name);
+    }
+    return [...names];
+  }
+
   // ── the in-process hook ──────────────────────────────────────────────
 
   private enqueue(event: TriggerEvent): void {
@@ -255,9 +272,26 @@ export class JourneyRunner {
       return;
     }
     this.queued += 1;
-    void this.chain(event.contactId, () => this.handle(event, 'hook')).finally(
-      () => (this.queued -= 1),
-    );
+    void this.chain(event.contactId, async () => {
+      await this.handle(event, 'hook');
+      this.rememberHandled(event);
+    }).finally(() => (this.queued -= 1));
+  }
+
+  /**
+   * Remembers an event the hook handled to the end, for the backstop to skip,
+   * for as long as the backstop may take to reach it; forgetting one early
+   * only costs handling it again (every effect is idempotent).
+   */
+  private rememberHandled(event: TriggerEvent): void {
+    const remembered = this.handledByHook;
+    remembered.set(event.id, event.receivedAt);
+    const { backstopDelayMs, backstopIntervalMs } = this.config;
+    const forgetBefore = this.clock.now() - (backstopDelayMs + 3 * backstopIntervalMs);
+    for (const [id, receivedAt] of remembered) {
+      if (receivedAt >= forgetBefore && remembered.size <= MAX_REMEMBERED) break;
+      remembered.delete(id);
+    }
   }
 
   /** Runs `work` after the contact's earlier work; never rejects. */
@@ -381,6 +415,8 @@ export class JourneyRunner {
       const until = this.clock.now() - this.config.backstopDelayMs;
       const events = await this.store.journeys.eventsAfter(cursor, until, BACKSTOP_PAGE);
       for (const event of events) {
+        // Handled by this node's hook already: nothing left to do.
+        if (this.handledByHook.delete(event.id)) continue;
         await this.chain(event.contactId, () =>
           this.handle(
             {
@@ -400,6 +436,9 @@ export class JourneyRunner {
       cursor = { receivedAt: last.receivedAt, eventId: last.id };
       if (!(await this.store.journeys.moveCursor(CURSOR, this.deps.nodeId, cursor))) break;
       if (events.length < BACKSTOP_PAGE) break;
+      // On SQLite every store call above resolves at once: without this a long
+      // catch-up would hold the event loop (and every event behind it) for all its pages.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return read;
   }

@@ -386,6 +386,71 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     assert.equal(relay.messages[before]?.envelope.to.join(','), 'late@example.net');
   });
 
+  it('the backstop skips the events the hook handled: no second entry attempt', async () => {
+    const receipt = await template(node, 'Receipt once');
+    await journey(node, 'Receipts once', {
+      entry: { event: 'paid' },
+      from: 'hello@example.com',
+      reentry: 'always',
+      steps: [{ type: 'send', template: receipt }],
+    });
+    const duplicates = async (): Promise<number> => {
+      const text = await (await fetch(`${node.sluice.url}/metrics`)).text();
+      const line = /^sluice_journey_entries_total\{outcome="duplicate"\} (\d+)/m.exec(text);
+      return Number(line?.[1] ?? 0);
+    };
+    const before = relay.messages.length;
+    const duplicatesBefore = await duplicates();
+    for (const who of ['pay1', 'pay2', 'pay3']) await event(node, `${who}@example.net`, 'paid');
+    await waitForCount(relay, before + 3, 'three receipts', node);
+    const runner = node.sluice.journeys;
+    assert.ok(runner);
+    // Past backstopDelay: the scan reads the three events and leaves them alone.
+    clock.advance(2000);
+    let read = 0;
+    for (let pass = 0; pass < 5 && read < 3; pass++) read += await runner.scanBackstop();
+    assert.ok(read >= 3, `the scan reached the events (${read} read)`);
+    await settle(node);
+    assert.equal(await duplicates(), duplicatesBefore, 'no event was handled a second time');
+    assert.equal(relay.messages.length, before + 3);
+  });
+
+  it('the hook wakes a run waiting on a version whose wait-for the current version dropped', async () => {
+    const thanks = await template(node, 'Thanks for the review');
+    const id = await journey(node, 'Review', {
+      entry: { event: 'delivered' },
+      from: 'hello@example.com',
+      steps: [
+        {
+          type: 'wait-for',
+          event: 'reviewed',
+          timeout: '7d',
+          then: [{ type: 'send', template: thanks }],
+        },
+      ],
+    });
+    await event(node, 'reviewer@example.net', 'delivered');
+    await settle(node);
+    // Version 2 waits for nothing: only the run of version 1 waits for `reviewed`.
+    const updated = await node.api('PATCH', `/v1/journeys/${id}`, {
+      definition: {
+        entry: { event: 'delivered' },
+        from: 'hello@example.com',
+        steps: [{ type: 'send', template: thanks }],
+      },
+    });
+    assert.equal(updated.status, 200, JSON.stringify(updated.body));
+    await node.sluice.journeys?.journeysChanged();
+    const before = relay.messages.length;
+    await event(node, 'reviewer@example.net', 'reviewed');
+    // The hook alone (no clock move, so no backstop scan reaches the event).
+    await waitForCount(relay, before + 1, 'the thanks of the version 1 run', node);
+    assert.equal(
+      subjectOf(relay.messages[before]?.raw ?? Buffer.alloc(0)),
+      'Thanks for the review',
+    );
+  });
+
   it('starts a journey when a contact enters a segment through an event', async () => {
     const vip = await template(node, 'Welcome VIP');
     const segment = await node.api<{ id: string }>('POST', '/v1/segments', {
