@@ -186,6 +186,16 @@ export async function startSluice(
             nodeId,
             logger,
             onSent: () => worker?.wake('local'),
+            ...(worker
+              ? {
+                  handoff: {
+                    reserve: () => worker.reserve(),
+                    unreserve: () => worker.unreserve(),
+                    adopt: (message) => worker.adopt(message),
+                    leaseMs: config.delivery.leaseMs,
+                  },
+                }
+              : {}),
           })
         : undefined;
     if (journeys) {

@@ -113,6 +113,8 @@ export class DeliveryWorker {
   private readonly preparations = new Set<Promise<void>>();
   private readonly deliveries = new Set<Promise<void>>();
   private releasable: string[] = [];
+  /** Messages leased at accept (adopt), prepared together at the next microtask. */
+  private adopted: ClaimedMessage[] = [];
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     const { config, events, logger, store } = options;
@@ -171,6 +173,39 @@ export class DeliveryWorker {
     this.options.events.emit('worker:wake', { source });
     this.wakeRequested = true;
     this.sleeper.interrupt();
+  }
+
+  // ── hand-off: messages leased to this node as they were accepted ──────
+
+  /**
+   * Takes a slot for a message this node is about to accept already leased
+   * to itself (a journey's send: AcceptOptions.leaseTo), so that it skips the
+   * claim; false when the worker is not running, is stopping or is full (the
+   * message is then accepted queued, and claimed as usual).
+   */
+  reserve(): boolean {
+    if (!this.started || this.stopping) return false;
+    if (this.claimed >= this.options.config.delivery.concurrency) return false;
+    this.claimed += 1;
+    return true;
+  }
+
+  /** A reserved slot that got no message (the accept created none, or failed). */
+  unreserve(): void {
+    this.slotFreed();
+  }
+
+  /** The message accepted leased to this node, in a reserved slot: prepared and sent as a claimed one. */
+  adopt(message: ClaimedMessage): void {
+    this.options.events.emit('message:claimed', { count: 1 });
+    this.adopted.push(message);
+    if (this.adopted.length > 1) return;
+    // The sends of one commit of a journey's writes arrive in one microtask checkpoint: one batch.
+    queueMicrotask(() => {
+      const batch = this.adopted;
+      this.adopted = [];
+      this.track(this.preparations, this.prepareBatch(batch));
+    });
   }
 
   /** Graceful stop; see the header comment. Idempotent. */

@@ -29,8 +29,8 @@ import {
 } from '../core/journey.js';
 import { journeyMessageId } from '../core/journey-ids.js';
 import { newMessageId } from '../core/ids.js';
-import type { NewMessage } from '../core/message.js';
-import type { Contact, JourneyRun, RunUpdate, Store } from '../core/ports/store.js';
+import type { ClaimedMessage, NewMessage } from '../core/message.js';
+import type { AcceptResult, Contact, JourneyRun, RunUpdate, Store } from '../core/ports/store.js';
 import { isTimeZone, quietHoursEnd } from '../core/quiet-hours.js';
 import type { JourneysConfig } from '../config/config.js';
 
@@ -48,6 +48,23 @@ export interface ExecutorDeps {
   owner: string;
   /** A message was queued: wake the delivery worker. */
   onSent: () => void;
+  /**
+   * This node's delivery worker, when it runs here: a send is then accepted
+   * already leased to it and handed over, without a claim (the store may
+   * decline: AcceptOptions.leaseTo).
+   */
+  handoff?: Handoff;
+}
+
+export interface Handoff {
+  /** Takes a worker slot; false when none is free. */
+  reserve(): boolean;
+  /** Gives back a slot reserve() took, unused. */
+  unreserve(): void;
+  /** Hands over a message accepted leased to this node. */
+  adopt(message: ClaimedMessage): void;
+  /** How long the lease taken at accept lasts (the worker's claim lease). */
+  leaseMs: number;
 }
 
 /** How the run came to be executed now. */
@@ -238,14 +255,29 @@ export class JourneyExecutor {
     };
     // Deferred: the send is made again from its durable event after a crash
     // (the send log and the idempotency key keep it to one message).
-    const result = await store.messages.accept(
-      message,
-      { scope: 'journey', key: id, requestHash: 'journey-send' },
-      { durability: 'deferred' },
-    );
+    const handoff = this.deps.handoff?.reserve() ? this.deps.handoff : undefined;
+    let result: AcceptResult;
+    try {
+      result = await store.messages.accept(
+        message,
+        { scope: 'journey', key: id, requestHash: 'journey-send' },
+        {
+          durability: 'deferred',
+          ...(handoff ? { leaseTo: { owner: this.deps.owner, until: now + handoff.leaseMs } } : {}),
+        },
+      );
+    } catch (error) {
+      handoff?.unreserve();
+      throw error;
+    }
     if (result.kind === 'created') {
       events.emit('message:accepted', { id, stream: message.stream });
-      this.deps.onSent();
+    }
+    if (result.kind === 'created' && result.claimed && handoff) {
+      handoff.adopt(result.claimed);
+    } else {
+      handoff?.unreserve();
+      if (result.kind === 'created') this.deps.onSent();
     }
     events.emit('journey:send', { outcome: verdict === 'duplicate' ? 'replayed' : 'sent' });
   }

@@ -386,7 +386,7 @@ describe('journeys: caps, wait-for and quiet hours', () => {
     assert.equal(relay.messages[before]?.envelope.to.join(','), 'late@example.net');
   });
 
-  it('the backstop skips the events the hook handled: no second entry attempt', async () => {
+  it('hands each send to the worker without a claim, and the backstop skips the events the hook handled', async () => {
     const receipt = await template(node, 'Receipt once');
     await journey(node, 'Receipts once', {
       entry: { event: 'paid' },
@@ -394,15 +394,22 @@ describe('journeys: caps, wait-for and quiet hours', () => {
       reentry: 'always',
       steps: [{ type: 'send', template: receipt }],
     });
-    const duplicates = async (): Promise<number> => {
+    const metric = async (pattern: RegExp): Promise<number> => {
       const text = await (await fetch(`${node.sluice.url}/metrics`)).text();
-      const line = /^sluice_journey_entries_total\{outcome="duplicate"\} (\d+)/m.exec(text);
-      return Number(line?.[1] ?? 0);
+      return Number(pattern.exec(text)?.[1] ?? 0);
     };
+    const duplicates = () => metric(/^sluice_journey_entries_total\{outcome="duplicate"\} (\d+)/m);
+    const wakeups = () => metric(/^sluice_wakeups_total\{source="local"\} (\d+)/m);
     const before = relay.messages.length;
     const duplicatesBefore = await duplicates();
+    const wakeupsBefore = await wakeups();
     for (const who of ['pay1', 'pay2', 'pay3']) await event(node, `${who}@example.net`, 'paid');
     await waitForCount(relay, before + 3, 'three receipts', node);
+    assert.equal(
+      await wakeups(),
+      wakeupsBefore,
+      'each send was accepted leased to this node and handed to its worker: no wake-up, no claim',
+    );
     const runner = node.sluice.journeys;
     assert.ok(runner);
     // Past backstopDelay: the scan reads the three events and leaves them alone.

@@ -205,7 +205,8 @@ export interface IdempotencyClaim {
 }
 
 export type AcceptResult =
-  | { kind: 'created'; id: string }
+  /** `claimed`: the row was leased to the caller as it was stored (AcceptOptions.leaseTo). */
+  | { kind: 'created'; id: string; claimed?: ClaimedMessage }
   /** Same key, same body: the message accepted the first time. */
   | { kind: 'replayed'; id: string }
   /** Same key, another body. Nothing stored. */
@@ -221,6 +222,12 @@ export interface ClaimRequest {
 
 export type StatusCounts = Record<MessageStatus, number>;
 
+export interface AcceptOptions {
+  durability?: Durability;
+  /** Store the message already leased to this owner until this time (see MessageStore.accept). */
+  leaseTo?: { owner: string; until: number };
+}
+
 export interface MessageStore {
   /**
    * Stores one message durably (committed before the promise resolves),
@@ -232,11 +239,17 @@ export interface MessageStore {
    * without an fsync of its own, to be made durable by the next fsynced
    * commit; PostgreSQL commits it as any other (one statement; the wait is
    * in the server, not on this process's event loop).
+   *
+   * `leaseTo`: store the row already claimed by `owner` (status sending,
+   * dueAt = `until`) and return it as `claimed`, for a node whose delivery
+   * worker has a slot for it: no claim query, no turn of the event loop
+   * between the accept and the send. A store may ignore it (PostgreSQL
+   * does: its workers claim across nodes); the caller then wakes its worker.
    */
   accept(
     message: NewMessage,
     idempotency?: IdempotencyClaim,
-    options?: { durability?: Durability },
+    options?: AcceptOptions,
   ): Promise<AcceptResult>;
   get(id: string): Promise<StoredMessage | undefined>;
   /** Oldest first. */

@@ -18,6 +18,7 @@ import type { Settlement } from '../../core/outcome.js';
 import type {
   AcceptResult,
   ClaimRequest,
+  AcceptOptions,
   Durability,
   IdempotencyClaim,
   MessageStore,
@@ -51,7 +52,11 @@ import {
 interface AcceptItem {
   message: NewMessage;
   idempotency: IdempotencyClaim | undefined;
+  leaseTo?: { owner: string; until: number } | undefined;
 }
+
+const STATUS_COLUMN = MESSAGE_INSERT_COLUMNS.indexOf('status');
+const DUE_AT_COLUMN = MESSAGE_INSERT_COLUMNS.indexOf('due_at');
 
 /** Must read exactly as in the partial index `messages_claim`, or SQLite will not use it. */
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
@@ -71,6 +76,9 @@ export const OUTBOX_SQL = {
   findIdempotency: `SELECT request_hash, message_id FROM idempotency_keys WHERE scope = ? AND key = ?`,
   insertIdempotency: `INSERT INTO idempotency_keys (scope, key, request_hash, message_id, created_at)
     VALUES (?, ?, ?, ?, ?)`,
+  // A message stored already claimed (AcceptOptions.leaseTo): as a claim leaves it.
+  insertLeased: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')}, lease_owner)
+    VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}, ?) RETURNING *`,
   insertIgnoring: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
   campaignSending: `SELECT 1 FROM campaigns WHERE id = ? AND status = 'sending'`,
@@ -131,11 +139,11 @@ export class SqliteMessageStore implements MessageStore {
   accept(
     message: NewMessage,
     idempotency?: IdempotencyClaim,
-    options: { durability?: Durability } = {},
+    options: AcceptOptions = {},
   ): Promise<AcceptResult> {
     const batcher = options.durability === 'deferred' ? this.deferredAccepts : this.accepts;
     if (batcher.isClosed) return Promise.reject(unavailableError('the store is closed'));
-    return batcher.submit({ message, idempotency });
+    return batcher.submit({ message, idempotency, leaseTo: options.leaseTo });
   }
 
   /** Waits for accepts already submitted, then refuses new ones. */
@@ -168,7 +176,7 @@ export class SqliteMessageStore implements MessageStore {
     return runDurable(cache.db, this.wal, () => cache.immediate(acceptAll));
   }
 
-  private acceptOne({ message, idempotency }: AcceptItem): AcceptResult {
+  private acceptOne({ message, idempotency, leaseTo }: AcceptItem): AcceptResult {
     if (idempotency) {
       const previous = this.cache
         .get<{ request_hash: string; message_id: string }>(OUTBOX_SQL.findIdempotency)
@@ -179,7 +187,10 @@ export class SqliteMessageStore implements MessageStore {
           : { kind: 'conflict' };
       }
     }
-    this.cache.get(OUTBOX_SQL.insertMessage).run(...messageInsertValues(message, JSON.stringify));
+    const claimed = leaseTo ? this.insertLeased(message, leaseTo) : undefined;
+    if (!claimed) {
+      this.cache.get(OUTBOX_SQL.insertMessage).run(...messageInsertValues(message, JSON.stringify));
+    }
     if (idempotency) {
       this.cache
         .get(OUTBOX_SQL.insertIdempotency)
@@ -191,7 +202,32 @@ export class SqliteMessageStore implements MessageStore {
           message.createdAt,
         );
     }
-    return { kind: 'created', id: message.id };
+    return claimed
+      ? { kind: 'created', id: message.id, claimed }
+      : { kind: 'created', id: message.id };
+  }
+
+  /** Inserts the message as a claim leaves it: sending, leased to `owner` until `until`. */
+  private insertLeased(
+    message: NewMessage,
+    leaseTo: { owner: string; until: number },
+  ): ClaimedMessage {
+    const values = messageInsertValues(message, JSON.stringify);
+    values[STATUS_COLUMN] = 'sending';
+    values[DUE_AT_COLUMN] = leaseTo.until;
+    const row = this.cache.get<MessageRow>(OUTBOX_SQL.insertLeased).get(...values, leaseTo.owner);
+    if (!row) throw new Error('the leased message was not inserted');
+    const contact = this.cache
+      .get<Pick<ClaimedMessageRow, 'contact_id' | 'contact_attributes'>>(OUTBOX_SQL.recipient)
+      .get(row.to_email);
+    return claimedFromRow(
+      {
+        ...row,
+        contact_id: contact?.contact_id ?? null,
+        contact_attributes: contact?.contact_attributes ?? null,
+      },
+      decodeJsonText,
+    );
   }
 
   /** One IMMEDIATE transaction: the campaign's status is read under the write lock a pause needs too. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { newMessage } from '../contract/fixtures.js';
 import { runStoreContract, type StoreHandle } from '../contract/store-contract.js';
 import { OUTBOX_SQL } from './messages.js';
 import { openSqliteStore } from './sqlite-store.js';
@@ -90,6 +91,61 @@ describe('sqlite outbox queries', () => {
       db.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite accept leased to the caller (a journey send handed to the worker)', () => {
+  it('stores the row as a claim leaves it, returns it with its contact, and hands it over after the lease', async () => {
+    const handle = await makeStore();
+    const { store } = handle;
+    try {
+      await store.migrate();
+      const now = 1_700_000_000_000;
+      await store.contacts.upsertMany([
+        { id: 'ct_lease', email: 'lease@example.test', attributes: { plan: 'pro' }, at: now },
+      ]);
+      const message = newMessage({
+        to: { email: 'lease@example.test' },
+        createdAt: now,
+        expiresAt: now + 86_400_000,
+      });
+      const result = await store.messages.accept(
+        message,
+        { scope: 'journey', key: message.id, requestHash: 'h' },
+        { durability: 'deferred', leaseTo: { owner: 'node-a', until: now + 60_000 } },
+      );
+      assert.equal(result.kind, 'created');
+      assert.ok(result.kind === 'created' && result.claimed, 'returned claimed');
+      assert.equal(result.claimed.id, message.id);
+      assert.equal(result.claimed.status, 'sending');
+      assert.equal(result.claimed.leaseOwner, 'node-a');
+      assert.equal(result.claimed.dueAt, now + 60_000);
+      assert.deepEqual(result.claimed.contact, { id: 'ct_lease', attributes: { plan: 'pro' } });
+      assert.equal((await store.messages.get(message.id))?.status, 'sending');
+      // Leased: no claim takes it while the lease holds …
+      const early = await store.messages.claim({ limit: 10, leaseMs: 60_000, owner: 'node-b', now });
+      assert.deepEqual(early, []);
+      // … and another node takes it over once it has run out, as any claimed row.
+      const later = await store.messages.claim({
+        limit: 10,
+        leaseMs: 60_000,
+        owner: 'node-b',
+        now: now + 61_000,
+      });
+      assert.deepEqual(
+        later.map((m) => [m.id, m.leaseOwner]),
+        [[message.id, 'node-b']],
+      );
+      // The idempotency key was stored with it: a replay gets the message, not a second one.
+      const replay = await store.messages.accept(
+        message,
+        { scope: 'journey', key: message.id, requestHash: 'h' },
+        { durability: 'deferred', leaseTo: { owner: 'node-a', until: now + 60_000 } },
+      );
+      assert.deepEqual(replay, { kind: 'replayed', id: message.id });
+    } finally {
+      await handle.cleanup();
     }
   });
 });
