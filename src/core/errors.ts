@@ -172,3 +172,8 @@ export class SluiceError extends Error {
 export function isSluiceError(value: unknown): value is SluiceError {
   return value instanceof SluiceError;
 }
+
+/** The message of something thrown, which need not be an Error. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -9,7 +9,7 @@
  * means to (the server at start, the CLI's `migrate` command).
  */
 import { resolve } from 'node:path';
-import { SluiceError } from '../core/errors.js';
+import { errorMessage, SluiceError } from '../core/errors.js';
 import type { Store } from '../core/ports/store.js';
 
 export interface OpenStoreOptions {
@@ -74,7 +74,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
         await store.checkpointInBackground(options.sqliteCheckpoint);
       } catch (error) {
         // Only an optimization: the connection still checkpoints by itself.
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         options.sqliteCheckpoint.onError(
           `the checkpoint thread did not start (${reason}); checkpoints stay on the main thread`,
         );

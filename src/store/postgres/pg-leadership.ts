@@ -24,6 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { errorMessage } from '../../core/errors.js';
 import type { Leadership, LeadershipListener } from '../../core/ports/leadership.js';
 
 export interface PgLeadershipOptions {
@@ -161,7 +162,7 @@ export class PgLeadership implements Leadership {
     this.client = undefined;
     this.connected = false;
     void release(client);
-    const reason = `the leadership connection was lost: ${error instanceof Error ? error.message : String(error)}`;
+    const reason = `the leadership connection was lost: ${errorMessage(error)}`;
     for (const campaign of this.campaigns.values()) this.depose(campaign, reason);
   }
 

@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../../core/errors.js';
 
 interface Options {
   path: string;
@@ -35,7 +36,7 @@ function checkpoint(): void {
   } catch (error) {
     port?.postMessage({
       kind: 'error',
-      message: error instanceof Error ? error.message : String(error),
+      message: errorMessage(error),
     });
   }
 }

@@ -36,6 +36,7 @@
  * restarted over frames that are already in a durable database file.
  */
 import { open } from 'node:fs/promises';
+import { errorMessage } from '../../core/errors.js';
 import { unavailableError } from '../store-errors.js';
 
 export class WalSync {
@@ -85,8 +86,7 @@ export class WalSync {
         await handle.close();
       }
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw unavailableError(`fdatasync of ${this.walPath} failed (${reason})`, error);
+      throw unavailableError(`fdatasync of ${this.walPath} failed (${errorMessage(error)})`, error);
     }
   }
 }
