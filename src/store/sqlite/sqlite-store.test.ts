@@ -86,6 +86,10 @@ describe('sqlite outbox queries', () => {
         plan(OUTBOX_SQL.pick, 'bulk', 0, 10),
         /USING INDEX messages_claim \(stream=\? AND due_at<\?\)/,
       );
+      assert.match(
+        plan(OUTBOX_SQL.anyDue, 'bulk', 0),
+        /USING (COVERING )?INDEX messages_claim \(stream=\? AND due_at<\?\)/,
+      );
       assert.match(plan(OUTBOX_SQL.nextDue, 'bulk'), /USING INDEX messages_claim \(stream=\?\)/);
     } finally {
       db.close();
@@ -124,7 +128,12 @@ describe('sqlite accept leased to the caller (a journey send handed to the worke
       assert.deepEqual(result.claimed.contact, { id: 'ct_lease', attributes: { plan: 'pro' } });
       assert.equal((await store.messages.get(message.id))?.status, 'sending');
       // Leased: no claim takes it while the lease holds …
-      const early = await store.messages.claim({ limit: 10, leaseMs: 60_000, owner: 'node-b', now });
+      const early = await store.messages.claim({
+        limit: 10,
+        leaseMs: 60_000,
+        owner: 'node-b',
+        now,
+      });
       assert.deepEqual(early, []);
       // … and another node takes it over once it has run out, as any claimed row.
       const later = await store.messages.claim({
