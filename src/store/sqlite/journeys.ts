@@ -74,8 +74,7 @@ const SQL = {
   runByTrigger: `SELECT 1 FROM journey_runs WHERE journey_id = ? AND trigger_key = ?`,
   enterOnce: `INSERT INTO journey_entries (journey_id, contact_id, entered_at) VALUES (?, ?, ?)
     ON CONFLICT (journey_id, contact_id) DO UPDATE SET entered_at = excluded.entered_at
-    WHERE journey_entries.entered_at <= excluded.entered_at - ?
-    RETURNING entered_at`,
+    WHERE journey_entries.entered_at <= excluded.entered_at - ?`,
   enterAlways: `INSERT INTO journey_entries (journey_id, contact_id, entered_at) VALUES (?, ?, ?)
     ON CONFLICT (journey_id, contact_id) DO UPDATE
     SET entered_at = max(journey_entries.entered_at, excluded.entered_at)`,
@@ -264,10 +263,11 @@ export class SqliteJourneyStore implements JourneyStore {
       if (entry.cooldownMs === 0) {
         this.cache.get(SQL.enterAlways).run(entry.journeyId, entry.contactId, entry.at);
       } else {
-        const entered = this.cache
+        // One row changed: inserted, or updated past the cool-down; none: refused.
+        const { changes } = this.cache
           .get(SQL.enterOnce)
-          .get(entry.journeyId, entry.contactId, entry.at, cooldownParam(entry.cooldownMs));
-        if (!entered) return { kind: 'refused' };
+          .run(entry.journeyId, entry.contactId, entry.at, cooldownParam(entry.cooldownMs));
+        if (changes === 0) return { kind: 'refused' };
       }
       // No RETURNING: on SQLite it doubles the insert's cost (its rows go
       // through a temporary table); the new run is what was just written.
