@@ -8,7 +8,8 @@
  *   │  fan-out: when none runs here, claim a campaign with fan-out work
  *   │           (lease) and run it in the background (fan-out.ts)
  *   │  upkeep, for campaigns whose messages may still change (at most every
- *   │           UPKEEP_INTERVAL_MS per campaign): guard rails, sweeps of
+ *   │           UPKEEP_INTERVAL_MS per campaign, and at most
+ *   │           1/UPKEEP_COST_FACTOR of the time): guard rails, sweeps of
  *   │           paused and cancelled campaigns, completedAt
  *   └─ sleep until the earliest sendAt or pollInterval, or wake()
  *
@@ -27,6 +28,16 @@ import { loadStats } from './campaign-stats.js';
  * the guard rails react within a few hundred messages at typical rates.
  */
 export const UPKEEP_INTERVAL_MS = 10_000;
+/**
+ * The next upkeep of a campaign waits at least this many times as long as
+ * its last one took. The statistics cost grows with the campaign's messages,
+ * so a fixed interval made the upkeep's share of the time grow with the
+ * audience: at 1M recipients on SQLite each one took ~2 s of the one thread
+ * (1M index entries, each a random read of its row), every 10 s, and the
+ * campaign's CPU per message doubled (docs/benchmarks.md, 30 Nov). 20 keeps
+ * it under ~5 %; the guard rails of such a campaign look every ~40 s.
+ */
+export const UPKEEP_COST_FACTOR = 20;
 /** Campaigns started or looked after per round; more wait for the next. */
 const ROUND_LIMIT = 100;
 
@@ -37,7 +48,8 @@ export class CampaignScheduler {
   private timer: NodeJS.Timeout | undefined;
   private wakeUp: (() => void) | undefined;
   private woken = false;
-  private readonly lastUpkeep = new Map<string, number>();
+  /** When each campaign's next upkeep is due (epoch ms). */
+  private readonly nextUpkeep = new Map<string, number>();
 
   private readonly deps: FanOutDeps;
 
@@ -80,10 +92,17 @@ export class CampaignScheduler {
     }
     this.startFanOut();
     for (const campaign of await store.campaigns.active(ROUND_LIMIT)) {
-      const last = this.lastUpkeep.get(campaign.id);
-      if (last !== undefined && clock.now() - last < UPKEEP_INTERVAL_MS) continue;
-      this.lastUpkeep.set(campaign.id, clock.now());
-      await this.upkeep(campaign);
+      const started = clock.now();
+      if (started < (this.nextUpkeep.get(campaign.id) ?? started)) continue;
+      // Set first, so that an upkeep that fails is not retried at every round.
+      this.nextUpkeep.set(campaign.id, started + UPKEEP_INTERVAL_MS);
+      if (await this.upkeep(campaign)) {
+        this.nextUpkeep.delete(campaign.id);
+        continue;
+      }
+      const took = clock.now() - started;
+      const wait = Math.max(UPKEEP_INTERVAL_MS, UPKEEP_COST_FACTOR * took);
+      this.nextUpkeep.set(campaign.id, started + wait);
     }
   }
 
@@ -116,7 +135,8 @@ export class CampaignScheduler {
       });
   }
 
-  private async upkeep(campaign: Campaign): Promise<void> {
+  /** True once every message of the campaign is final (no more upkeep). */
+  private async upkeep(campaign: Campaign): Promise<boolean> {
     const { store, clock, logger, config } = this.deps;
     const now = clock.now();
     if (campaign.status === 'cancelled') await store.campaigns.sweepCancelled(campaign.id, now);
@@ -139,15 +159,16 @@ export class CampaignScheduler {
         } catch (error) {
           logger.debug({ err: error, campaign: campaign.id }, 'guard rails: pause not applied');
         }
-        return;
+        return false;
       }
     }
     if (campaign.status === 'sent' || campaign.status === 'cancelled') {
       if (await store.campaigns.completeIfSettled(campaign.id, now)) {
-        this.lastUpkeep.delete(campaign.id);
         logger.info({ campaign: campaign.id }, 'every message of the campaign is final');
+        return true;
       }
     }
+    return false;
   }
 
   private async run(): Promise<void> {
