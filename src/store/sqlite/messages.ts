@@ -97,7 +97,6 @@ export const OUTBOX_SQL = {
     ORDER BY m.due_at LIMIT ?`,
   lease: `UPDATE messages SET status = 'sending', due_at = ?, lease_owner = ?, updated_at = ?
     WHERE id = ?`,
-  recipient: `SELECT id AS contact_id, attributes AS contact_attributes FROM contacts WHERE email = ?`,
   settle: `UPDATE messages
     SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
         bounce_category = ?, updated_at = ?
