@@ -25,11 +25,13 @@ const HOLD_MS = 200;
  * Arrivals are stamped by the relay after DATA, not when the token was
  * taken: a wait for a connection, a slower transaction or a stalled event
  * loop on a busy machine moves messages later and bunches their arrivals.
- * Half a second of such jitter is allowed (20 messages at 40/s); three
- * nodes each holding the limit alone would exceed the bound by far more
- * (3 × 40 in the first second alone).
+ * Three quarters of a second of such jitter is allowed (30 messages at
+ * 40/s): with half a second, a CI run on a loaded 2-core machine once saw
+ * 91 arrivals within 519 ms against a bound of 90.8. Three nodes each
+ * holding the limit alone would still exceed the bound by far (up to 240
+ * in the first second against 120).
  */
-const JITTER_MS = 500;
+const JITTER_MS = 750;
 const SLACK = 2;
 
 describe(
