@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { DEFAULT_CAMPAIGNS_CONFIG } from '../config/config.js';
-import { initialProgress } from '../core/campaign.js';
 import { ManualClock } from '../core/clock.js';
 import { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
@@ -21,6 +20,7 @@ import { silentLogger } from '../delivery/logger.js';
 import { testConfig } from '../http/test-support.js';
 import { openStore } from '../store/open-store.js';
 import { applyAction } from './campaign-actions.js';
+import { sendingCampaign } from './test-support.js';
 import { fanOutNext, runFanOut, type FanOutDeps } from './fan-out.js';
 
 const LEASE_MS = 30_000;
@@ -74,26 +74,7 @@ async function seed(store: Store, clock: ManualClock): Promise<string> {
   await store.lists.addMembers(a.id, ids, at);
   await store.lists.addMembers(b.id, ids.slice(0, 5), at);
   await store.suppressions.add({ email: 'r7@example.test', reason: 'manual', at });
-  const campaign = await store.campaigns.create({
-    id: newId('campaign'),
-    name: 'c',
-    status: 'draft',
-    from: { email: 'news@example.test' },
-    content: { subject: 'Hi', text: 'Body' },
-    variables: {},
-    audience: { listIds: [a.id, b.id] },
-    variants: [{ name: 'A' }, { name: 'B' }],
-    progress: initialProgress(),
-    createdAt: at,
-    updatedAt: at,
-  });
-  await store.campaigns.transition(campaign.id, {
-    from: ['draft'],
-    to: 'sending',
-    at,
-    startedAt: at,
-  });
-  return campaign.id;
+  return sendingCampaign(store, { listIds: [a.id, b.id], variants: 2, at });
 }
 
 function deps(store: Store, clock: ManualClock, nodeId: string): FanOutDeps {

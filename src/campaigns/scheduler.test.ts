@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_CAMPAIGNS_CONFIG } from '../config/config.js';
-import { initialProgress } from '../core/campaign.js';
 import { ManualClock } from '../core/clock.js';
 import { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
@@ -18,6 +17,7 @@ import type { Store } from '../core/ports/store.js';
 import { silentLogger } from '../delivery/logger.js';
 import { testConfig } from '../http/test-support.js';
 import { openStore } from '../store/open-store.js';
+import { sendingCampaign } from './test-support.js';
 import { fanOutNext, type FanOutDeps } from './fan-out.js';
 import { CampaignScheduler, UPKEEP_COST_FACTOR, UPKEEP_INTERVAL_MS } from './scheduler.js';
 
@@ -31,27 +31,9 @@ async function sentCampaign(store: Store, deps: FanOutDeps): Promise<string> {
   );
   const list = await store.lists.create({ id: newId('list'), name: 'a', description: '', at });
   await store.lists.addMembers(list.id, ids, at);
-  const campaign = await store.campaigns.create({
-    id: newId('campaign'),
-    name: 'c',
-    status: 'draft',
-    from: { email: 'news@example.test' },
-    content: { subject: 'Hi', text: 'Body' },
-    variables: {},
-    audience: { listIds: [list.id] },
-    variants: [{ name: 'A' }],
-    progress: initialProgress(),
-    createdAt: at,
-    updatedAt: at,
-  });
-  await store.campaigns.transition(campaign.id, {
-    from: ['draft'],
-    to: 'sending',
-    at,
-    startedAt: at,
-  });
+  const id = await sendingCampaign(store, { listIds: [list.id], variants: 1, at });
   assert.equal(await fanOutNext(deps), 'done');
-  return campaign.id;
+  return id;
 }
 
 /** The store, whose campaign statistics take `cost.ms` of the clock's time and are counted. */
