@@ -37,7 +37,7 @@ import type { StatementCache } from './statement-cache.js';
 const READY = `status = 'sending' AND (phase IN ('pending', 'all', 'test', 'rest')
   OR (phase = 'waiting' AND test_ends_at <= ?))`;
 
-const SQL = {
+export const CAMPAIGN_SQL = {
   insert: `INSERT INTO campaigns (id, name, status, definition, send_at, phase, progress, winner,
       pause, started_at, test_ends_at, fanned_out_at, completed_at, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -88,8 +88,10 @@ const SQL = {
       count(DISTINCT e.message_id) AS n
     FROM messages m JOIN engagement e ON e.message_id = m.id
     WHERE m.campaign_id = ? GROUP BY 1, 2`,
-  complaints: `SELECT count(*) AS n FROM messages m JOIN contacts c ON c.email = m.to_email
-    WHERE m.campaign_id = ? AND c.status = 'complained'`,
+  // CROSS JOIN: SQLite then starts from the complained contacts (their
+  // partial index, migration 0012), not from every message of the campaign.
+  complaints: `SELECT count(*) AS n FROM contacts c CROSS JOIN messages m
+    WHERE c.status = 'complained' AND m.campaign_id = ? AND m.to_email = c.email`,
 } as const;
 
 function transitionSql(from: readonly CampaignStatus[]): string {
@@ -116,7 +118,7 @@ export class SqliteCampaignStore implements CampaignStore {
     return promised(
       () => {
         this.cache
-          .get(SQL.insert)
+          .get(CAMPAIGN_SQL.insert)
           .run(
             campaign.id,
             campaign.name,
@@ -141,20 +143,20 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   get(id: string): Promise<Campaign | undefined> {
-    return promised(() => this.row(SQL.get, id));
+    return promised(() => this.row(CAMPAIGN_SQL.get, id));
   }
 
   getMany(ids: string[]): Promise<Campaign[]> {
-    return promised(() => ids.flatMap((id) => this.row(SQL.get, id) ?? []));
+    return promised(() => ids.flatMap((id) => this.row(CAMPAIGN_SQL.get, id) ?? []));
   }
 
   list(query: PageQuery & { status?: CampaignStatus }): Promise<Page<Campaign>> {
     return promised(() => {
       const rows = query.status
         ? this.cache
-            .get<CampaignRow>(SQL.pageByStatus)
+            .get<CampaignRow>(CAMPAIGN_SQL.pageByStatus)
             .all(afterCursor(query), query.status, fetchSize(query))
-        : this.cache.get<CampaignRow>(SQL.page).all(afterCursor(query), fetchSize(query));
+        : this.cache.get<CampaignRow>(CAMPAIGN_SQL.page).all(afterCursor(query), fetchSize(query));
       return toPage(
         rows.map((row) => campaignFromRow(row, decodeJsonText)),
         query,
@@ -208,20 +210,20 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   private applyToMessages(id: string, what: CampaignTransition['messages'], at: number): number {
-    if (what === 'hold') return this.cache.get(SQL.hold).run(at, id).changes;
-    if (what === 'release') return this.cache.get(SQL.release).run(at, at, id).changes;
-    if (what === 'cancel') return this.cache.get(SQL.cancel).run(at, at, id, at).changes;
+    if (what === 'hold') return this.cache.get(CAMPAIGN_SQL.hold).run(at, id).changes;
+    if (what === 'release') return this.cache.get(CAMPAIGN_SQL.release).run(at, at, id).changes;
+    if (what === 'cancel') return this.cache.get(CAMPAIGN_SQL.cancel).run(at, at, id, at).changes;
     return 0;
   }
 
   deleteDraft(id: string): Promise<boolean> {
-    return promised(() => this.cache.get(SQL.deleteDraft).run(id).changes > 0);
+    return promised(() => this.cache.get(CAMPAIGN_SQL.deleteDraft).run(id).changes > 0);
   }
 
   due(now: number, limit: number): Promise<string[]> {
     return promised(() =>
       this.cache
-        .get<{ id: string }>(SQL.due)
+        .get<{ id: string }>(CAMPAIGN_SQL.due)
         .all(now, limit)
         .map((row) => row.id),
     );
@@ -229,7 +231,7 @@ export class SqliteCampaignStore implements CampaignStore {
 
   nextSendAt(): Promise<number | undefined> {
     return promised(() => {
-      const row = this.cache.get<{ next: number | null }>(SQL.nextSendAt).get();
+      const row = this.cache.get<{ next: number | null }>(CAMPAIGN_SQL.nextSendAt).get();
       return row?.next ?? undefined;
     });
   }
@@ -243,9 +245,9 @@ export class SqliteCampaignStore implements CampaignStore {
    */
   claimFanOut(owner: string, now: number, leaseMs: number): Promise<Campaign | undefined> {
     return promised(() => {
-      const ready = this.cache.get<{ id: string }>(SQL.readyFanOut).get(now, now, owner);
+      const ready = this.cache.get<{ id: string }>(CAMPAIGN_SQL.readyFanOut).get(now, now, owner);
       if (!ready) return undefined;
-      return this.row(SQL.claimFanOut, owner, now + leaseMs, now, ready.id);
+      return this.row(CAMPAIGN_SQL.claimFanOut, owner, now + leaseMs, now, ready.id);
     });
   }
 
@@ -253,7 +255,7 @@ export class SqliteCampaignStore implements CampaignStore {
     return promised(
       () =>
         this.cache
-          .get(SQL.saveFanOut)
+          .get(CAMPAIGN_SQL.saveFanOut)
           .run(
             JSON.stringify(save.progress),
             save.progress.phase,
@@ -271,20 +273,21 @@ export class SqliteCampaignStore implements CampaignStore {
     const done = { ...progress, phase: 'done' as const };
     return promised(
       () =>
-        this.cache.get(SQL.finishFanOut).run(JSON.stringify(done), at, at, id, owner).changes > 0,
+        this.cache.get(CAMPAIGN_SQL.finishFanOut).run(JSON.stringify(done), at, at, id, owner)
+          .changes > 0,
     );
   }
 
   releaseFanOut(id: string, owner: string): Promise<void> {
     return promised(() => {
-      this.cache.get(SQL.releaseFanOut).run(id, owner);
+      this.cache.get(CAMPAIGN_SQL.releaseFanOut).run(id, owner);
     });
   }
 
   active(limit: number): Promise<Campaign[]> {
     return promised(() =>
       this.cache
-        .get<CampaignRow>(SQL.active)
+        .get<CampaignRow>(CAMPAIGN_SQL.active)
         .all(limit)
         .map((row) => campaignFromRow(row, decodeJsonText)),
     );
@@ -295,20 +298,24 @@ export class SqliteCampaignStore implements CampaignStore {
 
   completeIfSettled(id: string, at: number): Promise<boolean> {
     return promised(() => {
-      if (this.cache.get(SQL.unsettled).get(id)) return false;
-      return this.cache.get(SQL.completeIfSettled).run(at, id, id).changes > 0;
+      if (this.cache.get(CAMPAIGN_SQL.unsettled).get(id)) return false;
+      return this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0;
     });
   }
 
   sweepCancelled(id: string, now: number): Promise<number> {
     return promised(() =>
-      this.cache.get(SQL.cancellable).get(id, now) ? this.applyToMessages(id, 'cancel', now) : 0,
+      this.cache.get(CAMPAIGN_SQL.cancellable).get(id, now)
+        ? this.applyToMessages(id, 'cancel', now)
+        : 0,
     );
   }
 
   sweepPaused(id: string, at: number): Promise<number> {
     return promised(() =>
-      this.cache.get(SQL.holdable).get(id) ? this.cache.get(SQL.hold).run(at, id).changes : 0,
+      this.cache.get(CAMPAIGN_SQL.holdable).get(id)
+        ? this.cache.get(CAMPAIGN_SQL.hold).run(at, id).changes
+        : 0,
     );
   }
 
@@ -316,7 +323,7 @@ export class SqliteCampaignStore implements CampaignStore {
     return promised(() =>
       this.cache
         .get<{ variant: number; status: string; bounce_category: string | null; n: number }>(
-          SQL.messageCounts,
+          CAMPAIGN_SQL.messageCounts,
         )
         .all(id)
         .map((row) => ({
@@ -331,7 +338,7 @@ export class SqliteCampaignStore implements CampaignStore {
   engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
     return promised(() =>
       this.cache
-        .get<{ variant: number; kind: string; n: number }>(SQL.engagementCounts)
+        .get<{ variant: number; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
         .all(id)
         .map((row) => ({
           variant: Number(row.variant),
@@ -342,6 +349,6 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   complaints(id: string): Promise<number> {
-    return promised(() => this.cache.get<{ n: number }>(SQL.complaints).get(id)?.n ?? 0);
+    return promised(() => this.cache.get<{ n: number }>(CAMPAIGN_SQL.complaints).get(id)?.n ?? 0);
   }
 }

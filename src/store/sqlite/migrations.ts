@@ -386,4 +386,14 @@ CREATE INDEX messages_pending_age ON messages (created_at)
 CREATE INDEX engagement_email ON engagement (email, kind, at) WHERE contact_id IS NULL;
 `,
   },
+  {
+    // A campaign's complaint count (its guard rail), read at every upkeep:
+    // from the few complained contacts to the campaign's messages, instead of
+    // looking up every message's recipient (0.7 s of the one thread at 1M
+    // recipients, every upkeep). Partial: only complained contacts are in it.
+    id: '0012_complained_contacts',
+    sql: `
+CREATE INDEX contacts_complained ON contacts (email) WHERE status = 'complained';
+`,
+  },
 ];

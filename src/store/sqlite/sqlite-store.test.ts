@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { newMessage } from '../contract/fixtures.js';
 import { runStoreContract, type StoreHandle } from '../contract/store-contract.js';
+import { CAMPAIGN_SQL } from './campaigns.js';
 import { OUTBOX_SQL } from './messages.js';
 import { openSqliteStore } from './sqlite-store.js';
 
@@ -155,6 +156,31 @@ describe('sqlite accept leased to the caller (a journey send handed to the worke
       assert.deepEqual(replay, { kind: 'replayed', id: message.id });
     } finally {
       await handle.cleanup();
+    }
+  });
+});
+
+describe('sqlite campaign statistics queries', () => {
+  it('counts a campaign’s complaints from the complained contacts’ index, not from every message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
+    const path = join(dir, 'sluice.db');
+    const store = openSqliteStore(path);
+    const db = new Database(path, { readonly: true });
+    try {
+      await store.migrate();
+      const plan = db
+        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${CAMPAIGN_SQL.complaints}`)
+        .all('cmp_x')
+        .map((row) => row.detail);
+      assert.match(plan[0] ?? '', /c USING (COVERING )?INDEX contacts_complained/);
+      assert.match(
+        plan[1] ?? '',
+        /m USING COVERING INDEX messages_campaign \(campaign_id=\? AND to_email=\?\)/,
+      );
+    } finally {
+      db.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
