@@ -5,34 +5,24 @@
  * messages) repeated a million times.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import type { SegmentCondition } from '../../core/segment.js';
 import { sqliteSegmentWhere } from './segment-sql.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { withQueryPlans } from './test-support.js';
 
 const NOW = 1_700_000_000_000;
 
 describe('sqlite segment engagement queries', () => {
   it('count each contact’s engagement through indexes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
-    const path = join(dir, 'sluice.db');
-    const store = openSqliteStore(path);
-    const db = new Database(path, { readonly: true });
-    try {
-      await store.migrate();
+    await withQueryPlans((explain) => {
       const plan = (condition: SegmentCondition): string => {
         const where = sqliteSegmentWhere(condition, NOW);
-        return db
-          .prepare<unknown[], { detail: string }>(
-            `EXPLAIN QUERY PLAN SELECT c.id FROM contacts c WHERE c.id > ? AND ${where.sql} ORDER BY c.id LIMIT ?`,
-          )
-          .all('', ...where.values, 100)
-          .map((row) => row.detail)
-          .join('\n');
+        return explain(
+          `SELECT c.id FROM contacts c WHERE c.id > ? AND ${where.sql} ORDER BY c.id LIMIT ?`,
+          '',
+          ...where.values,
+          100,
+        );
       };
       const byContact =
         /SEARCH e USING (COVERING )?INDEX engagement_contact \(contact_id=\? AND kind=\? AND at>\?\)/;
@@ -53,10 +43,6 @@ describe('sqlite segment engagement queries', () => {
         campaign,
       );
       assert.doesNotMatch(campaign, /SCAN (e|m)\b|messages_campaign/, campaign);
-    } finally {
-      db.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { newMessage } from '../contract/fixtures.js';
 import { runStoreContract, type StoreHandle } from '../contract/store-contract.js';
 import { CAMPAIGN_SQL } from './campaigns.js';
 import { OUTBOX_SQL } from './messages.js';
 import { openSqliteStore } from './sqlite-store.js';
+import { withQueryPlans } from './test-support.js';
 
 async function makeStore(): Promise<StoreHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
@@ -71,18 +71,7 @@ describe('sqlite deferred commits', () => {
 
 describe('sqlite outbox queries', () => {
   it('claim and nextDueAt search the partial claim index, not the table', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
-    const path = join(dir, 'sluice.db');
-    const store = openSqliteStore(path);
-    const db = new Database(path, { readonly: true });
-    try {
-      await store.migrate();
-      const plan = (sql: string, ...params: unknown[]): string =>
-        db
-          .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...params)
-          .map((row) => row.detail)
-          .join('\n');
+    await withQueryPlans((plan) => {
       assert.match(
         plan(OUTBOX_SQL.pick, 'bulk', 0, 10),
         /USING INDEX messages_claim \(stream=\? AND due_at<\?\)/,
@@ -92,11 +81,7 @@ describe('sqlite outbox queries', () => {
         /USING (COVERING )?INDEX messages_claim \(stream=\? AND due_at<\?\)/,
       );
       assert.match(plan(OUTBOX_SQL.nextDue, 'bulk'), /USING INDEX messages_claim \(stream=\?\)/);
-    } finally {
-      db.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -162,25 +147,14 @@ describe('sqlite accept leased to the caller (a journey send handed to the worke
 
 describe('sqlite campaign statistics queries', () => {
   it('counts a campaign’s complaints from the complained contacts’ index, not from every message', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
-    const path = join(dir, 'sluice.db');
-    const store = openSqliteStore(path);
-    const db = new Database(path, { readonly: true });
-    try {
-      await store.migrate();
-      const plan = db
-        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${CAMPAIGN_SQL.complaints}`)
-        .all('cmp_x')
-        .map((row) => row.detail);
-      assert.match(plan[0] ?? '', /c USING (COVERING )?INDEX contacts_complained/);
+    await withQueryPlans((plan) => {
+      // First line: the table the join starts from; second: the one it looks up.
+      const [first, second] = plan(CAMPAIGN_SQL.complaints, 'cmp_x').split('\n');
+      assert.match(first ?? '', /c USING (COVERING )?INDEX contacts_complained/);
       assert.match(
-        plan[1] ?? '',
+        second ?? '',
         /m USING COVERING INDEX messages_campaign \(campaign_id=\? AND to_email=\?\)/,
       );
-    } finally {
-      db.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
