@@ -5,8 +5,10 @@
  * SLUICE_BENCH_IMPORT_ROWS sizes the contacts import (default 100,000; 0 skips it);
  * SLUICE_BENCH_CAMPAIGN_CONTACTS sizes bench/campaign (default 100,000; 0 skips it).
  * `--seconds N` (or SLUICE_BENCH_TRIGGER_SECONDS) sets each rate of the
- * triggers benchmark (default 30); `--rates 500,1000` its event rates (default
- * 500,1000,2000); `--only triggers` runs that one alone.
+ * triggers benchmark (default 30), after `--warmup N` seconds at the same rate
+ * reported apart (or SLUICE_BENCH_TRIGGER_WARMUP, default 5); `--rates
+ * 500,1000` its event rates (default 500,1000,2000); `--only triggers` runs
+ * that one alone.
  * SLUICE_BENCH_DATABASE_URL (a PostgreSQL server) adds delivery on PostgreSQL
  * with SLUICE_BENCH_NODES node processes (default 1,2,3; bench/cluster-delivery.ts).
  */
@@ -36,11 +38,12 @@ function argument(name: string): string | undefined {
 const TRIGGER_SECONDS = Number(
   argument('seconds') ?? process.env.SLUICE_BENCH_TRIGGER_SECONDS ?? 30,
 );
+const TRIGGER_WARMUP = Number(argument('warmup') ?? process.env.SLUICE_BENCH_TRIGGER_WARMUP ?? 5);
 const TRIGGER_RATES = (argument('rates') ?? '500,1000,2000').split(',').map(Number);
 
 async function main(): Promise<void> {
   if (argument('only') === 'triggers') {
-    await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS);
+    await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS, TRIGGER_WARMUP);
     return;
   }
   console.log(`# Sluice benchmarks — ${new Date().toISOString()}`);
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
   );
   console.log('');
 
-  await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS);
+  await printTriggersBenchmark(TRIGGER_RATES, TRIGGER_SECONDS, TRIGGER_WARMUP);
   await printDkimBenchmark(RUNS);
   await printMimeBenchmark(RUNS, 5_000);
   if (IMPORT_ROWS > 0) await printImportBenchmark(RUNS, IMPORT_ROWS);

@@ -3,6 +3,7 @@
  * event loop is not shared with the load generator and the relays. Prints
  * `{"url": …}` once it listens; on SIGTERM prints its CPU time and the
  * event loop's delays (`{"cpuMs": …, "loopDelayMs": …}`) and stops cleanly.
+ * SIGUSR2 marks the start of the measured phase: both then count from there.
  *
  *   node dist/bench/triggers-node.js <config file>
  */
@@ -20,9 +21,14 @@ console.log(JSON.stringify({ url: sluice.url }));
 // How long the event loop was held (every step of an event waits behind it).
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
+let cpuFrom: NodeJS.CpuUsage | undefined;
+process.on('SIGUSR2', () => {
+  cpuFrom = process.cpuUsage();
+  loop.reset();
+});
 process.once('SIGTERM', () => {
-  // The node's own CPU over its life, for CPU per event in the report.
-  const cpu = process.cpuUsage();
+  // The node's own CPU (since the phase mark), for CPU per event in the report.
+  const cpu = process.cpuUsage(cpuFrom);
   loop.disable();
   console.log(
     JSON.stringify({

@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
@@ -22,21 +23,39 @@ import { makeTempDir, TEST_ADMIN_KEY } from '../test/helpers/sluice.js';
 
 const RELAYS = 2;
 
-export interface TriggerRun {
-  rate: number;
-  seconds: number;
-  sent: number;
+interface PhaseSummary {
   accepted: number;
   delivered: number;
-  achievedPerSec: number;
+  /** From the event's scheduled send to the relay's 250. */
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
-  /** CPU time of the Sluice node per accepted event (HTTP, journey, delivery). */
+  maxMs: number;
+  /** From the event's scheduled send to its 202 (the durable commit): where ingestion queues. */
+  acceptP50Ms: number;
+  acceptP99Ms: number;
+}
+
+/** The measured phase's figures, and the warm-up's apart. */
+export interface TriggerRun extends PhaseSummary {
+  rate: number;
+  seconds: number;
+  sent: number;
+  achievedPerSec: number;
+  warmupSeconds: number;
+  warmup: PhaseSummary;
+  /** CPU time of the Sluice node per accepted event of the measured phase (HTTP, journey, delivery). */
   cpuMsPerEvent: number;
-  /** The node's event loop delay over the run: p99 and max. */
+  /** The node's event loop delay over the measured phase: p99 and max. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /**
+   * The load generator's and relays' own event loop delay (this process)
+   * over the measured phase: a late send or a late 250 counts in the
+   * latencies above, though Sluice did not cause it.
+   */
+  benchLoopDelayP99Ms: number;
+  benchLoopDelayMaxMs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -76,7 +95,7 @@ async function startRelay(onMessage: (n: number) => void): Promise<Relay> {
 }
 
 interface NodeReport {
-  /** CPU time over its life. */
+  /** CPU time since the measured phase began (over its life without a phase mark). */
   cpuMs: number;
   /** Event loop delay percentiles (perf_hooks.monitorEventLoopDelay). */
   loopDelayMs: { p50: number; p99: number; max: number };
@@ -85,6 +104,8 @@ interface NodeReport {
 interface NodeChild {
   url: string;
   child: ChildProcess;
+  /** The measured phase starts: the node's CPU and loop delay count from here. */
+  markPhase(): void;
   /** Stops the node; resolves with what it reports of itself. */
   stop(): Promise<NodeReport>;
 }
@@ -116,6 +137,7 @@ async function startNode(configFile: string): Promise<NodeChild> {
   return {
     url,
     child,
+    markPhase: () => void child.kill('SIGUSR2'),
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -137,14 +159,54 @@ async function api(pool: Pool, method: string, path: string, body: unknown): Pro
   return JSON.parse(text) as unknown;
 }
 
-export async function triggerRun(rate: number, seconds: number): Promise<TriggerRun> {
+/** Latencies of one phase of a run (warm-up or measured), in milliseconds. */
+class Phase {
+  readonly delivery: number[] = [];
+  readonly accept: number[] = [];
+  accepted = 0;
+
+  summary(): PhaseSummary {
+    const delivery = [...this.delivery].sort((a, b) => a - b);
+    const accept = [...this.accept].sort((a, b) => a - b);
+    return {
+      accepted: this.accepted,
+      delivered: delivery.length,
+      p50Ms: percentile(delivery, 50),
+      p99Ms: percentile(delivery, 99),
+      p999Ms: percentile(delivery, 99.9),
+      maxMs: delivery.at(-1) ?? Number.NaN,
+      acceptP50Ms: percentile(accept, 50),
+      acceptP99Ms: percentile(accept, 99),
+    };
+  }
+}
+
+/**
+ * One rate: `warmupSeconds` of load on the freshly started node (reported
+ * apart: its JIT is cold, its SMTP connections not yet open), then `seconds`
+ * more at the same rate without a pause, the measured phase.
+ */
+export async function triggerRun(
+  rate: number,
+  seconds: number,
+  warmupSeconds: number,
+): Promise<TriggerRun> {
+  const warmupEvents = Math.round(rate * warmupSeconds);
   const scheduled: number[] = [];
-  const latencies: number[] = [];
+  const warmup = new Phase();
+  const measured = new Phase();
+  const phaseOf = (n: number): Phase => (n < warmupEvents ? warmup : measured);
+  /** SLUICE_BENCH_TRIGGER_TIMELINE=1 prints, per second of the run, the slowest delivery of the events scheduled in it. */
+  const timeline: number[] = [];
   const relays = await Promise.all(
     Array.from({ length: RELAYS }, () =>
       startRelay((n) => {
         const at = scheduled[n];
-        if (at !== undefined) latencies.push(performance.now() - at);
+        if (at === undefined) return;
+        const latency = performance.now() - at;
+        phaseOf(n).delivery.push(latency);
+        const second = Math.floor(n / rate);
+        timeline[second] = Math.max(timeline[second] ?? 0, latency);
       }),
     ),
   );
@@ -166,6 +228,7 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
   );
   const node = await startNode(configFile);
   const pool = new Pool(node.url, { connections: 128, pipelining: 1 });
+  const benchLoop = monitorEventLoopDelay({ resolution: 1 });
   try {
     const template = (await api(pool, 'POST', '/v1/templates', {
       name: 'order',
@@ -182,21 +245,31 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
         steps: [{ type: 'send', template: template.id }],
       },
     });
-    const total = Math.round(rate * seconds);
-    let accepted = 0;
+    const total = warmupEvents + Math.round(rate * seconds);
     const requests: Promise<void>[] = [];
     const started = performance.now();
+    let measuredFrom = started;
     for (let n = 0; n < total;) {
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
       for (; n < due; n++) {
-        scheduled[n] = started + (n / rate) * 1000;
+        if (n === warmupEvents) {
+          measuredFrom = performance.now();
+          node.markPhase();
+          benchLoop.enable();
+        }
+        const at = started + (n / rate) * 1000;
+        scheduled[n] = at;
+        const phase = phaseOf(n);
         requests.push(
           api(pool, 'POST', '/v1/events', {
             contact: { email: `buyer${n % 5000}@example.test` },
             name: 'order.placed',
             properties: { n },
           }).then(
-            () => void (accepted += 1),
+            () => {
+              phase.accepted += 1;
+              phase.accept.push(performance.now() - at);
+            },
             () => undefined,
           ),
         );
@@ -204,26 +277,35 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     await Promise.all(requests);
-    const elapsed = (performance.now() - started) / 1000;
+    const elapsed = (performance.now() - measuredFrom) / 1000;
     const deadline = performance.now() + 15_000;
-    while (latencies.length < accepted && performance.now() < deadline) {
+    while (
+      warmup.delivery.length + measured.delivery.length < warmup.accepted + measured.accepted &&
+      performance.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const sorted = [...latencies].sort((a, b) => a - b);
+    if (process.env.SLUICE_BENCH_TRIGGER_TIMELINE === '1') {
+      console.log(
+        `  slowest delivery per second of the run (ms): ${timeline.map((ms) => ms.toFixed(0)).join(' ')}`,
+      );
+    }
+    benchLoop.disable();
     const report = await node.stop();
+    const summary = measured.summary();
     return {
       rate,
       seconds,
-      sent: total,
-      accepted,
-      delivered: latencies.length,
-      achievedPerSec: accepted / elapsed,
-      p50Ms: percentile(sorted, 50),
-      p99Ms: percentile(sorted, 99),
-      p999Ms: percentile(sorted, 99.9),
-      cpuMsPerEvent: report.cpuMs / Math.max(1, accepted),
+      sent: total - warmupEvents,
+      achievedPerSec: summary.accepted / elapsed,
+      ...summary,
+      warmupSeconds,
+      warmup: warmup.summary(),
+      cpuMsPerEvent: report.cpuMs / Math.max(1, summary.accepted),
       loopDelayP99Ms: report.loopDelayMs.p99,
       loopDelayMaxMs: report.loopDelayMs.max,
+      benchLoopDelayP99Ms: benchLoop.percentile(99) / 1e6,
+      benchLoopDelayMaxMs: benchLoop.max / 1e6,
     };
   } finally {
     await pool.close();
@@ -233,15 +315,28 @@ export async function triggerRun(rate: number, seconds: number): Promise<Trigger
   }
 }
 
-export async function printTriggersBenchmark(rates: number[], seconds: number): Promise<void> {
+function phaseLine(phase: PhaseSummary): string {
+  return `event → 250 p50 ${phase.p50Ms.toFixed(1)} ms, p99 ${phase.p99Ms.toFixed(1)} ms, p99.9 ${phase.p999Ms.toFixed(1)} ms, max ${phase.maxMs.toFixed(1)} ms; event → 202 p50 ${phase.acceptP50Ms.toFixed(1)} ms, p99 ${phase.acceptP99Ms.toFixed(1)} ms`;
+}
+
+export async function printTriggersBenchmark(
+  rates: number[],
+  seconds: number,
+  warmupSeconds: number,
+): Promise<void> {
   console.log(
-    `## Event → journey → relay 250 (open loop, ${seconds} s per rate, one email per event, ${RELAYS} local relays)`,
+    `## Event → journey → relay 250 (open loop, ${warmupSeconds} s warm-up then ${seconds} s measured per rate, one email per event, ${RELAYS} local relays)`,
   );
   for (const rate of rates) {
-    const run = await triggerRun(rate, seconds);
+    const run = await triggerRun(rate, seconds, warmupSeconds);
     console.log(
-      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; event → 250 p50 ${run.p50Ms.toFixed(1)} ms, p99 ${run.p99Ms.toFixed(1)} ms, p99.9 ${run.p999Ms.toFixed(1)} ms; node CPU ${run.cpuMsPerEvent.toFixed(3)} ms/event, event loop delay p99 ${run.loopDelayP99Ms.toFixed(1)} ms, max ${run.loopDelayMaxMs.toFixed(1)} ms`,
+      `  ${String(rate).padStart(5)} events/s offered: ${run.achievedPerSec.toFixed(0)}/s accepted (${run.accepted}/${run.sent}), ${run.delivered} delivered; ${phaseLine(run)}; node CPU ${run.cpuMsPerEvent.toFixed(3)} ms/event, event loop delay p99 ${run.loopDelayP99Ms.toFixed(1)} ms, max ${run.loopDelayMaxMs.toFixed(1)} ms; load generator and relays' loop delay p99 ${run.benchLoopDelayP99Ms.toFixed(1)} ms, max ${run.benchLoopDelayMaxMs.toFixed(1)} ms`,
     );
+    if (warmupSeconds > 0) {
+      console.log(
+        `        warm-up (first ${warmupSeconds} s after the node started): ${run.warmup.accepted} accepted, ${run.warmup.delivered} delivered; ${phaseLine(run.warmup)}`,
+      );
+    }
   }
   console.log('');
 }
