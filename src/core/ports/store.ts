@@ -357,6 +357,19 @@ export interface AppendResult {
   occurredAt: number;
 }
 
+export interface AppendOptions {
+  /**
+   * Called once with the results as soon as the transaction has committed:
+   * on SQLite that is before it is durable (the fdatasync of the WAL runs
+   * off the event loop, a window of a millisecond or two), on PostgreSQL
+   * the same moment. The promise still resolves only once durable. What it
+   * starts must be safe to repeat: a power cut in that window undoes the
+   * events, and their sender, unanswered, sends them again. Not called when
+   * the append fails before its commit.
+   */
+  onCommitted?: (results: AppendResult[]) => void;
+}
+
 export interface EventStore {
   /**
    * Stores the events durably (committed before the promise resolves), all
@@ -368,7 +381,7 @@ export interface EventStore {
    * `{id}` naming no contact rejects the whole call with
    * ERR_CONTACT_NOT_FOUND, `details.index` the event's position.
    */
-  append(events: NewEvent[]): Promise<AppendResult[]>;
+  append(events: NewEvent[], options?: AppendOptions): Promise<AppendResult[]>;
   /** Newest first (occurredAt, then id); the cursor is opaque. */
   listForContact(contactId: string, query: PageQuery): Promise<Page<StoredEvent>>;
   /** Events of `name` of the contact with occurredAt >= since. */

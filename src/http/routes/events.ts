@@ -1,9 +1,11 @@
 /**
  * The events API: POST /v1/events (one event), POST /v1/events/batch (up to
  * 1,000, all or nothing) and GET /v1/contacts/:id/events (a contact's
- * timeline, newest first). 202 only after the events are committed; the
- * committed events are then announced on the event bus (`event:ingested`),
- * the in-process wake-up for triggers and journeys. See docs/events.md.
+ * timeline, newest first). 202 only after the events are committed and
+ * durable; they are announced on the event bus (`event:ingested`, the
+ * in-process wake-up for triggers and journeys) as soon as they are
+ * committed, which on SQLite is a millisecond or two before they are
+ * durable (AppendOptions.onCommitted). See docs/events.md.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -158,27 +160,28 @@ export function eventRoutes(app: FastifyInstance, deps: AppDeps): void {
   ): Promise<Static<typeof Accepted>> {
     const prefix = endpoint === 'batch' ? 'events' : '';
     const events = prepareEvents(inputs, deps.clock.now(), prefix);
+    const announce = (results: AppendResult[]): void => {
+      results.forEach((result, index) => {
+        if (result.kind === 'duplicate') return;
+        const event = events[index];
+        deps.events.emit('event:ingested', {
+          id: result.id,
+          contactId: result.contactId,
+          name: result.name,
+          occurredAt: result.occurredAt,
+          ...(event ? { receivedAt: event.receivedAt, properties: event.properties } : {}),
+        });
+      });
+    };
     let results: AppendResult[];
     try {
-      results = await admission.run(events.length, () => deps.store.events.append(events));
+      results = await admission.run(events.length, () =>
+        deps.store.events.append(events, { onCommitted: announce }),
+      );
     } catch (error) {
       throw withField(error, prefix, endpoint, events.length, deps);
     }
-    let duplicates = 0;
-    results.forEach((result, index) => {
-      if (result.kind === 'duplicate') {
-        duplicates += 1;
-        return;
-      }
-      const event = events[index];
-      deps.events.emit('event:ingested', {
-        id: result.id,
-        contactId: result.contactId,
-        name: result.name,
-        occurredAt: result.occurredAt,
-        ...(event ? { receivedAt: event.receivedAt, properties: event.properties } : {}),
-      });
-    });
+    const duplicates = results.filter((result) => result.kind === 'duplicate').length;
     const accepted = results.length - duplicates;
     deps.events.emit('events:accepted', { endpoint, stored: accepted, duplicates });
     return {

@@ -102,6 +102,40 @@ export function eventsContract(make: MakeStore): void {
         assert.equal(await store.contacts.getByEmail('new19@example.test').then(Boolean), true);
       }));
 
+    it('onCommitted hears of each committed call once, before its promise resolves; a call that fails or whose onCommitted throws fails alone', () =>
+      withStore(make, async (store) => {
+        const heard: string[][] = [];
+        const hear = (results: { kind: string; id: string }[]): void =>
+          void heard.push(results.map((r) => `${r.kind} ${r.id}`));
+        const first = newEvent({ key: 'k-heard' });
+        const again = newEvent({ key: 'k-heard' });
+        let resolvedBeforeHeard = false;
+        const good = store.events.append([first, again], { onCommitted: hear }).then((results) => {
+          resolvedBeforeHeard = heard.length === 0;
+          return results;
+        });
+        const missing = store.events.append([newEvent({ contact: { id: 'ct_missing' } })], {
+          onCommitted: hear,
+        });
+        const throwing = store.events.append([newEvent({ key: 'k-throws' })], {
+          onCommitted: () => {
+            throw new Error('listener failed');
+          },
+        });
+        const results = await good;
+        assert.equal(resolvedBeforeHeard, false, 'heard of before the promise resolved');
+        assert.deepEqual(heard, [[`stored ${first.id}`, `duplicate ${first.id}`]]);
+        assert.deepEqual(
+          results.map((r) => r.kind),
+          ['stored', 'duplicate'],
+        );
+        await rejectsWith(missing, 'ERR_CONTACT_NOT_FOUND');
+        await assert.rejects(throwing, /listener failed/);
+        assert.equal(heard.length, 1, 'the failed call was not announced');
+        const [stored] = await store.events.append([newEvent({ key: 'k-throws' })]);
+        assert.equal(stored?.kind, 'duplicate', 'the call whose listener threw was committed');
+      }));
+
     it('identify: merges attributes in event order; a duplicate changes nothing', () =>
       withStore(make, async (store) => {
         await store.contacts.upsert({

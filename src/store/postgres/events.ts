@@ -20,6 +20,7 @@
  */
 import type pg from 'pg';
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   NewEvent,
@@ -100,10 +101,13 @@ export class PgEventStore implements EventStore {
     });
   }
 
-  append(events: NewEvent[]): Promise<AppendResult[]> {
-    if (this.appends.isClosed) return Promise.reject(unavailableError('the store is closed'));
-    if (events.length === 0) return Promise.resolve([]);
-    return this.appends.submit(events);
+  async append(events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult[]> {
+    if (this.appends.isClosed) throw unavailableError('the store is closed');
+    if (events.length === 0) return [];
+    // Committed is durable here: PostgreSQL flushed its WAL before answering the COMMIT.
+    const results = await this.appends.submit(events);
+    options.onCommitted?.(results);
+    return results;
   }
 
   close(): Promise<void> {

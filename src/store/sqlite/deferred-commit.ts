@@ -55,16 +55,19 @@ function pragmasOf(db: Database.Database): SyncPragmas {
  * A durable commit: with a WalSync (a file in WAL mode), the transaction
  * commits without an fsync and the promise resolves once an fdatasync of
  * the WAL, off the event loop, has covered it (./wal-sync.ts); without one
- * (`:memory:`), the connection's own FULL commit. Errors of the transaction
- * are mapped as `mapped` does; the promise rejects with them.
+ * (`:memory:`), the connection's own FULL commit. `onCommitted` sees the
+ * result as soon as it is committed (visible to this process, not yet
+ * durable). Errors of the transaction are mapped as `mapped` does; the
+ * promise rejects with them.
  */
 export async function runDurable<R>(
   db: Database.Database,
   wal: WalSync | undefined,
   transaction: () => R,
+  onCommitted?: (result: R) => void,
 ): Promise<R> {
-  if (!wal) return mapped(transaction);
-  const result = mapped(() => runDeferred(db, transaction));
-  await wal.sync();
+  const result = wal ? mapped(() => runDeferred(db, transaction)) : mapped(transaction);
+  onCommitted?.(result);
+  if (wal) await wal.sync();
   return result;
 }

@@ -12,6 +12,7 @@
  * the rows of the ones before it.
  */
 import type {
+  AppendOptions,
   AppendResult,
   EventStore,
   NewEvent,
@@ -53,13 +54,35 @@ const SQL = {
     WHERE contact_id = ? AND name = ? AND occurred_at >= ?`,
 } as const;
 
+/** One append call: its events, and who hears of them once committed. */
+interface AppendItem {
+  events: NewEvent[];
+  onCommitted: AppendOptions['onCommitted'];
+}
+
+/**
+ * Each committed call's onCommitted, right after the commit. One that throws
+ * fails its own call (once durable), as an error of the caller's code would.
+ */
+function announce(items: readonly AppendItem[], outcomes: ItemOutcome<AppendResult[]>[]): void {
+  outcomes.forEach((outcome, index) => {
+    const onCommitted = items[index]?.onCommitted;
+    if (!outcome.ok || !onCommitted) return;
+    try {
+      onCommitted(outcome.value);
+    } catch (error) {
+      outcomes[index] = { ok: false, error };
+    }
+  });
+}
+
 interface ContactRef {
   id: string;
   attributes: string;
 }
 
 export class SqliteEventStore implements EventStore {
-  private readonly appends: GroupCommit<NewEvent[], AppendResult[]>;
+  private readonly appends: GroupCommit<AppendItem, AppendResult[]>;
 
   constructor(
     private readonly cache: StatementCache,
@@ -68,15 +91,15 @@ export class SqliteEventStore implements EventStore {
     private readonly wal?: WalSync,
   ) {
     this.appends = new GroupCommit({
-      commit: (items: readonly NewEvent[][]) => this.commitAppends(items),
+      commit: (items: readonly AppendItem[]) => this.commitAppends(items),
       ...(maxBatch ? { maxBatch } : {}),
     });
   }
 
-  append(events: NewEvent[]): Promise<AppendResult[]> {
+  append(events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult[]> {
     if (this.appends.isClosed) return Promise.reject(unavailableError('the store is closed'));
     if (events.length === 0) return Promise.resolve([]);
-    return this.appends.submit(events);
+    return this.appends.submit({ events, onCommitted: options.onCommitted });
   }
 
   /** Waits for appends already submitted, then refuses new ones. */
@@ -84,9 +107,9 @@ export class SqliteEventStore implements EventStore {
     return this.appends.close();
   }
 
-  private commitAppends(items: readonly NewEvent[][]): Promise<ItemOutcome<AppendResult[]>[]> {
+  private commitAppends(items: readonly AppendItem[]): Promise<ItemOutcome<AppendResult[]>[]> {
     const run = (): ItemOutcome<AppendResult[]>[] =>
-      items.map((events): ItemOutcome<AppendResult[]> => {
+      items.map(({ events }): ItemOutcome<AppendResult[]> => {
         try {
           this.checkContactIds(events);
         } catch (error) {
@@ -95,7 +118,13 @@ export class SqliteEventStore implements EventStore {
         }
         return { ok: true, value: events.map((event) => this.appendOne(event)) };
       });
-    return runDurable(this.cache.db, this.wal, () => this.cache.immediate(run));
+    // announce() turns the outcome of a call whose onCommitted threw into its failure.
+    return runDurable(
+      this.cache.db,
+      this.wal,
+      () => this.cache.immediate(run),
+      (outcomes) => announce(items, outcomes),
+    );
   }
 
   private checkContactIds(events: NewEvent[]): void {

@@ -90,6 +90,38 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
     });
   });
 
+  it('announces an append once committed, before the fdatasync that makes it durable', async () => {
+    await withDir(async (dir) => {
+      const store = openSqliteStore(join(dir, 'sluice.db'));
+      try {
+        await store.migrate();
+        const wal = store.walSync;
+        assert.ok(wal);
+        const before = wal.syncs;
+        let syncsWhenHeard = -1;
+        const now = Date.now();
+        await store.events.append(
+          [
+            {
+              id: newId('event'),
+              contact: { email: 'a@example.test' },
+              newContactId: newId('contact'),
+              name: 'signed.up',
+              properties: {},
+              occurredAt: now,
+              receivedAt: now,
+            },
+          ],
+          { onCommitted: () => void (syncsWhenHeard = wal.syncs) },
+        );
+        assert.equal(syncsWhenHeard, before, 'heard of before its fdatasync started');
+        assert.equal(wal.syncs, before + 1, 'answered after it');
+      } finally {
+        await store.close();
+      }
+    });
+  });
+
   it('a store on a file answers appends and accepts after an fdatasync of its WAL', async () => {
     await withDir(async (dir) => {
       const store = openSqliteStore(join(dir, 'sluice.db'));
