@@ -28,24 +28,24 @@ export const ID_PREFIXES = {
 export type IdKind = keyof typeof ID_PREFIXES;
 
 export function newId(kind: IdKind, now = Date.now()): string {
-  return `${ID_PREFIXES[kind]}_${timeHex(now)}${randomHex20()}`;
+  return `${ID_PREFIXES[kind]}_${timeHex(now)}${randomHex(10)}`;
 }
 
 /**
- * 80 random bits as 20 hex digits, cut from a pool filled 8 KiB at a time:
+ * Random bits as hex digits (80 bits for an id), cut from a pool filled 8 KiB at a time:
  * a randomBytes() call per id cost ~2 % of a busy node's CPU (the pool is
  * what randomUUID does too).
  */
 const POOL_BYTES = 8192;
 let pool = Buffer.alloc(0);
 let poolOffset = POOL_BYTES;
-function randomHex20(): string {
-  if (poolOffset + 10 > pool.length) {
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
     pool = randomBytes(POOL_BYTES);
     poolOffset = 0;
   }
-  poolOffset += 10;
-  return pool.toString('hex', poolOffset - 10, poolOffset);
+  poolOffset += bytes;
+  return pool.toString('hex', poolOffset - bytes, poolOffset);
 }
 
 /** Milliseconds as 12 hex digits (enough until the year 10889). */
@@ -53,9 +53,13 @@ export function timeHex(ms: number): string {
   return Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0').slice(-12);
 }
 
-/** An RFC 5322 Message-ID (without angle brackets) for a message id and a sending domain. */
+/**
+ * An RFC 5322 Message-ID (without angle brackets) for a message id and a
+ * sending domain. The random part comes from the pool too: a randomBytes(4)
+ * call cost 15 µs, 1.5 % of a triggered email's CPU (bench/triggers).
+ */
 export function newMessageId(id: string, domain: string): string {
-  return `${id}.${randomBytes(4).toString('hex')}@${domain}`;
+  return `${id}.${randomHex(4)}@${domain}`;
 }
 
 /**

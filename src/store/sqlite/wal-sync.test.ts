@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -38,6 +38,25 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
       } finally {
         await store.close();
       }
+    });
+  });
+
+  it('keeps the WAL open between syncs, opens it again after a failed open, and refuses syncs once closed', async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, 'later.db-wal');
+      const wal = new WalSync(path);
+      await assert.rejects(wal.sync(), { code: 'ERR_STORE_UNAVAILABLE' });
+      await writeFile(path, 'frames');
+      await wal.sync();
+      await wal.sync();
+      assert.equal(wal.syncs, 3);
+      await wal.close();
+      await assert.rejects(wal.sync(), (error: unknown) => {
+        assert.ok(isSluiceError(error));
+        assert.equal(error.code, 'ERR_STORE_UNAVAILABLE');
+        assert.match(error.message, /the store is closed/);
+        return true;
+      });
     });
   });
 
