@@ -235,8 +235,8 @@ export async function startSluice(
         : undefined;
     if (dispatcher) {
       dispatcher.start();
-      // A settle batch may have queued events: look now rather than at the next poll.
-      const offSettle = events.on('worker:settle-batch', () => dispatcher.wake());
+      // A settle batch may have queued events: look soon rather than at the next poll.
+      const offSettle = events.on('worker:settle-batch', () => dispatcher.wakeSoon());
       cleanups.push(() => {
         offSettle();
         return dispatcher.stop();

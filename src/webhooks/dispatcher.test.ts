@@ -12,7 +12,7 @@ import { newWebhookEventId } from '../core/webhook-events.js';
 import { verifyWebhook } from '../core/webhook-signature.js';
 import { silentLogger } from '../delivery/logger.js';
 import { openStore } from '../store/open-store.js';
-import { WebhookDispatcher, type DispatcherConfig } from './dispatcher.js';
+import { SETTLE_WAKE_DELAY_MS, WebhookDispatcher, type DispatcherConfig } from './dispatcher.js';
 import { HttpSender } from './http-sender.js';
 
 interface Received {
@@ -312,6 +312,43 @@ describe('webhook dispatcher', () => {
     assert.equal(row?.status, 'delivered');
     assert.equal(receiver.received[0]?.headers['sluice-event-id'], ids[0]);
   });
+
+  it('wakeSoon gathers many wakes (settle batches) into one round, soon, not at the next poll', async () => {
+    await endpointWithEvent(receiver.url(), 1);
+    let rounds = 0;
+    const dueEndpoints = store.webhooks.dueEndpoints.bind(store.webhooks);
+    store.webhooks.dueEndpoints = (now, limit) => {
+      rounds += 1;
+      return dueEndpoints(now, limit);
+    };
+    const d = dispatcher({ pollIntervalMs: 60_000 });
+    d.start();
+    for (let i = 0; i < 200 && rounds < 1; i++) await new Promise((r) => setTimeout(r, 5));
+    await d.settled();
+    assert.equal(receiver.received.length, 1, 'the first round sent the due event');
+    await new Promise((r) => setTimeout(r, 100)); // the loop's own rounds after a send end
+    const before = rounds;
+    for (let i = 0; i < 50; i++) d.wakeSoon();
+    await new Promise((r) => setTimeout(r, SETTLE_WAKE_DELAY_MS + 100));
+    assert.equal(rounds - before, 1, 'fifty wakes with nothing due, one round');
+    await endpointWithEventAgain();
+    const started = Date.now();
+    d.wakeSoon();
+    for (let i = 0; i < 200 && receiver.received.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(receiver.received.length, 2, 'sent within the wake delay, not at the 60 s poll');
+    assert.ok(Date.now() - started >= SETTLE_WAKE_DELAY_MS - 5, 'after the delay');
+  });
+
+  async function endpointWithEventAgain() {
+    await store.webhooks.enqueue('wh_test', {
+      id: newWebhookEventId(clock.now()),
+      type: 'delivered',
+      createdAt: clock.now(),
+      data: { messageId: 'msg_again', recipient: 'a@example.test' },
+    });
+  }
 
   it('runs by itself: started, it sends due events and stops cleanly', async () => {
     await endpointWithEvent(receiver.url(), 2);
