@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isSluiceError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
+import type { NewEvent } from '../../core/ports/store.js';
 import { newMessage } from '../contract/fixtures.js';
 import { SqliteEventStore } from './events.js';
 import { SqliteMessageStore } from './messages.js';
@@ -19,6 +20,18 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+function signedUp(now: number): NewEvent {
+  return {
+    id: newId('event'),
+    contact: { email: 'a@example.test' },
+    newContactId: newId('contact'),
+    name: 'signed.up',
+    properties: {},
+    occurredAt: now,
+    receivedAt: now,
+  };
 }
 
 describe('WalSync (SQLite durable commits off the event loop)', () => {
@@ -75,17 +88,7 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
       const messages = new SqliteMessageStore(cache, undefined, broken);
       try {
         const now = Date.now();
-        const appended = events.append([
-          {
-            id: newId('event'),
-            contact: { email: 'a@example.test' },
-            newContactId: newId('contact'),
-            name: 'signed.up',
-            properties: {},
-            occurredAt: now,
-            receivedAt: now,
-          },
-        ]);
+        const appended = events.append([signedUp(now)]);
         await assert.rejects(appended, (error: unknown) => {
           assert.ok(isSluiceError(error));
           assert.equal(error.code, 'ERR_STORE_UNAVAILABLE');
@@ -119,20 +122,9 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
         const before = wal.syncs;
         let syncsWhenHeard = -1;
         const now = Date.now();
-        await store.events.append(
-          [
-            {
-              id: newId('event'),
-              contact: { email: 'a@example.test' },
-              newContactId: newId('contact'),
-              name: 'signed.up',
-              properties: {},
-              occurredAt: now,
-              receivedAt: now,
-            },
-          ],
-          { onCommitted: () => void (syncsWhenHeard = wal.syncs) },
-        );
+        await store.events.append([signedUp(now)], {
+          onCommitted: () => void (syncsWhenHeard = wal.syncs),
+        });
         assert.equal(syncsWhenHeard, before, 'heard of before its fdatasync started');
         assert.equal(wal.syncs, before + 1, 'answered after it');
       } finally {
