@@ -43,25 +43,6 @@ describe('GroupCommit', () => {
     assert.deepEqual(r.batches, [[1, 2, 3]]);
   });
 
-  it("flush: 'microtask' gathers the continuations of one batch and commits before the next turn", async () => {
-    const r = recorder();
-    const batcher = new GroupCommit({
-      commit: (items: readonly number[]) => r.commit(items),
-      flush: 'microtask',
-    });
-    // Like the runs an events commit hands on: each continuation submits
-    // after the same number of hops.
-    const upstream = Promise.resolve();
-    const results = [1, 2, 3].map((n) => upstream.then(() => batcher.submit(n)));
-    let turnEnded = false;
-    setImmediate(() => (turnEnded = true));
-    const committed = Promise.all(results).then((values) => ({ values, turnEnded }));
-    const { values, turnEnded: late } = await committed;
-    assert.deepEqual(values, [2, 4, 6]);
-    assert.deepEqual(r.batches, [[1, 2, 3]]);
-    assert.equal(late, false, 'committed within the turn, not after a setImmediate');
-  });
-
   it('splits at maxBatch', async () => {
     const r = recorder();
     const batcher = new GroupCommit({

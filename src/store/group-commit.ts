@@ -14,13 +14,8 @@
  * request (batches of one); the check phase (setImmediate) runs after all
  * the I/O callbacks of the turn, so it sees them all.
  *
- * `flush: 'microtask'` is for writers that submit from promise
- * continuations, not from I/O callbacks, and whose commits are cheap (no
- * fsync: the journey runner's deferred writes on SQLite). Such items, handed
- * on by one commit of the events, are all submitted in the same microtask
- * checkpoint, so a microtask flush still gathers them, and saves the turn of
- * the event loop that setImmediate would wait (one per step of a journey:
- * most of an event's way to the outbox under load).
+ * (SQLite's journey writes need no batcher: they share the connection's
+ * deferred turn, sqlite/statement-cache.ts.)
  *
  * State machine of one batcher:
  *
@@ -54,8 +49,6 @@ export interface GroupCommitOptions<T, R> {
    * inserts take a few milliseconds.
    */
   maxBatch?: number;
-  /** When a flush runs after the first submit: the check phase (default) or the next microtask. */
-  flush?: 'immediate' | 'microtask';
 }
 
 interface Pending<T, R> {
@@ -76,7 +69,6 @@ export class GroupCommitClosedError extends Error {
 export class GroupCommit<T, R> {
   private readonly commitBatch: GroupCommitOptions<T, R>['commit'];
   private readonly maxBatch: number;
-  private readonly flushOn: 'immediate' | 'microtask';
   private queue: Pending<T, R>[] = [];
   private scheduled = false;
   private inFlight = false;
@@ -86,7 +78,6 @@ export class GroupCommit<T, R> {
   constructor(options: GroupCommitOptions<T, R>) {
     this.commitBatch = options.commit;
     this.maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH);
-    this.flushOn = options.flush ?? 'immediate';
   }
 
   submit(item: T): Promise<R> {
@@ -125,8 +116,7 @@ export class GroupCommit<T, R> {
       this.scheduled = false;
       void this.flush();
     };
-    if (this.flushOn === 'microtask') queueMicrotask(run);
-    else setImmediate(run);
+    setImmediate(run);
   }
 
   private async flush(): Promise<void> {

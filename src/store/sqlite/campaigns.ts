@@ -187,7 +187,7 @@ export class SqliteCampaignStore implements CampaignStore {
   }
 
   transition(id: string, change: CampaignTransition): Promise<Campaign | undefined> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const campaign = this.row(
         transitionSql(change.from),
         change.to,

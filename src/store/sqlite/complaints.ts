@@ -17,7 +17,7 @@ export class SqliteComplaintStore implements ComplaintStore {
   constructor(private readonly cache: StatementCache) {}
 
   record(complaint: Complaint): Promise<{ contactId?: string; eventId: string }> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       upsertSuppression(this.cache, {
         email: complaint.email,
         reason: 'complaint',

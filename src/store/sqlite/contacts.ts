@@ -37,7 +37,7 @@ export class SqliteContactStore implements ContactStore {
 
   /** Read, merge in JS, write: safe because the write lock is held from BEGIN IMMEDIATE. */
   upsert(input: ContactUpsert): Promise<{ contact: Contact; created: boolean }> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const existing = this.cache.get<ContactRow>(SQL.getByEmail).get(input.email);
       if (existing) {
         const stored = contactFromRow(existing, decodeJsonText);
@@ -74,7 +74,7 @@ export class SqliteContactStore implements ContactStore {
     options: { listId?: string; durability?: Durability } = {},
   ): Promise<{ created: number; updated: number }> {
     const { listId } = options;
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       if (listId !== undefined && !this.cache.get(SQL.listExists).get(listId)) {
         throw notFoundError('listId', `no list has the id ${JSON.stringify(listId)}`);
       }
@@ -111,7 +111,7 @@ export class SqliteContactStore implements ContactStore {
       return { created, updated };
     });
     if (options.durability !== 'deferred') return promised(() => run.immediate());
-    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
+    return promised(() => runDeferred(this.cache, () => run.immediate()));
   }
 
   get(id: string): Promise<Contact | undefined> {

@@ -14,41 +14,16 @@
  * SMTP sockets, so a settlement batch every ~20 ms would otherwise spend a
  * good part of the loop waiting for the disk.
  *
- * The setting is changed and restored inside one synchronous call, so no
- * other transaction of the connection can run in between and see it.
+ * The setting is changed and restored inside one synchronous call
+ * (StatementCache.withNormalSync), so no other transaction of the
+ * connection can run in between and see it.
  */
-import type Database from 'better-sqlite3';
 import { mapped } from './sqlite-errors.js';
+import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
 
-export function runDeferred<R>(db: Database.Database, transaction: () => R): R {
-  const { normal, full } = pragmasOf(db);
-  normal.run();
-  try {
-    return transaction();
-  } finally {
-    full.run();
-  }
-}
-
-interface SyncPragmas {
-  normal: Database.Statement;
-  full: Database.Statement;
-}
-
-/** Prepared once per connection: `db.pragma()` prepares its statement at every call. */
-const syncPragmas = new WeakMap<Database.Database, SyncPragmas>();
-
-function pragmasOf(db: Database.Database): SyncPragmas {
-  let pragmas = syncPragmas.get(db);
-  if (!pragmas) {
-    pragmas = {
-      normal: db.prepare('PRAGMA synchronous = NORMAL'),
-      full: db.prepare('PRAGMA synchronous = FULL'),
-    };
-    syncPragmas.set(db, pragmas);
-  }
-  return pragmas;
+export function runDeferred<R>(cache: StatementCache, transaction: () => R): R {
+  return cache.withNormalSync(transaction);
 }
 
 /**
@@ -61,12 +36,12 @@ function pragmasOf(db: Database.Database): SyncPragmas {
  * promise rejects with them.
  */
 export async function runDurable<R>(
-  db: Database.Database,
+  cache: StatementCache,
   wal: WalSync | undefined,
   transaction: () => R,
   onCommitted?: (result: R) => void,
 ): Promise<R> {
-  const result = wal ? mapped(() => runDeferred(db, transaction)) : mapped(transaction);
+  const result = wal ? mapped(() => runDeferred(cache, transaction)) : mapped(transaction);
   onCommitted?.(result);
   if (wal) await wal.sync();
   return result;

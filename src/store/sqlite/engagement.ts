@@ -19,7 +19,7 @@ export class SqliteEngagementStore implements EngagementStore {
 
   /** With its webhook event (opened, clicked, unsubscribed) in the same transaction. */
   record(event: EngagementEvent): Promise<void> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       this.cache.get(SQL.insert).run(...engagementValues(event));
       enqueueEvent(this.cache, engagementEvent(event));
     });

@@ -120,7 +120,7 @@ export class SqliteEventStore implements EventStore {
       });
     // announce() turns the outcome of a call whose onCommitted threw into its failure.
     return runDurable(
-      this.cache.db,
+      this.cache,
       this.wal,
       () => this.cache.immediate(run),
       (outcomes) => announce(items, outcomes),

@@ -5,15 +5,16 @@
  * writer, so each multi-statement operation needs no row locks: nothing
  * else writes between its statements.
  *
- * The writes of runs (enter, claims, saves, the send log, memberships) are
- * group-committed (../group-commit.ts): each operation is one item, run in
- * a savepoint of a shared IMMEDIATE transaction, so the operations of every
- * event handled in one event-loop turn share one transaction. At one
- * transaction each, the disk capped a 2-core machine at under 100 triggered
- * sends a second (bench/triggers.ts).
+ * The writes of runs (enter, claims, saves, the send log, memberships) run
+ * in the connection's deferred turn (StatementCache.deferred): each at once,
+ * in a savepoint of one transaction that commits when the microtask
+ * checkpoint is over, so every step of every event one events commit
+ * announced shares one COMMIT, and a step does not wait for the one before
+ * to commit. At one transaction each, the disk capped a 2-core machine at
+ * under 100 triggered sends a second (bench/triggers.ts).
  *
- * Those transactions are deferred (./deferred-commit.ts: no fsync of their
- * own). Every run starts from a durable event, and the WAL keeps commits in
+ * That transaction has no fsync of its own (./deferred-commit.ts). Every
+ * run starts from a durable event, and the WAL keeps commits in
  * order, so a power cut loses at most the newest run writes, never an older
  * one without the newer: the event is still there, and the backstop scan
  * (whose cursor moves in the same order) hands it to the runner again,
@@ -50,13 +51,11 @@ import {
   type JourneyRow,
   type RunRow,
 } from '../journey-rows.js';
-import { GroupCommit, type ItemOutcome } from '../group-commit.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { unavailableError } from '../store-errors.js';
 import { decodeJsonText } from '../rows.js';
 import { sqliteSegmentWhere } from './segment-sql.js';
-import { runDeferred } from './deferred-commit.js';
-import { mapSqliteError, mapped, promised } from './sqlite-errors.js';
+import { mapped, promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
 const SQL = {
@@ -131,46 +130,25 @@ interface CursorRow {
   event_id: string;
 }
 
-type Write = () => unknown;
-
 export class SqliteJourneyStore implements JourneyStore {
-  private readonly writes: GroupCommit<Write, unknown>;
+  private closed = false;
 
-  constructor(private readonly cache: StatementCache) {
-    // Flushed in a microtask: without an fsync a commit is cheap, and the
-    // runs of one events commit submit together (see GroupCommit).
-    this.writes = new GroupCommit<Write, unknown>({
-      commit: (items) => this.commitWrites(items),
-      flush: 'microtask',
-    });
-  }
+  constructor(private readonly cache: StatementCache) {}
 
-  /** Waits for writes already submitted, then refuses new ones. */
+  /** Refuses new writes (those made are in the turn the store commits before it closes). */
   close(): Promise<void> {
-    return this.writes.close();
+    this.closed = true;
+    return Promise.resolve();
   }
 
-  /** One savepoint per write: a failing write is rolled back alone and rejects its caller. */
-  private commitWrites(items: readonly Write[]): ItemOutcome<unknown>[] {
-    const { cache } = this;
-    const all = (): ItemOutcome<unknown>[] =>
-      items.map((write): ItemOutcome<unknown> => {
-        try {
-          return { ok: true, value: cache.savepoint(write) };
-        } catch (error) {
-          return { ok: false, error: mapSqliteError(error) };
-        }
-      });
-    return mapped(() => runDeferred(cache.db, () => cache.immediate(all)));
-  }
-
+  /** A run write, in this turn's deferred transaction (StatementCache.deferred): rolled back alone if it fails. */
   private write<R>(fn: () => R): Promise<R> {
-    if (this.writes.isClosed) return Promise.reject(unavailableError('the store is closed'));
-    return this.writes.submit(fn) as Promise<R>;
+    if (this.closed) return Promise.reject(unavailableError('the store is closed'));
+    return promised(() => this.cache.deferred(fn));
   }
 
   create(journey: Journey): Promise<Journey> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const definition = JSON.stringify(journey.definition);
       this.cache
         .get(SQL.insert)
@@ -222,7 +200,7 @@ export class SqliteJourneyStore implements JourneyStore {
     id: string,
     patch: { name?: string; status?: JourneyStatus; definition?: JourneyDefinition; at: number },
   ): Promise<Journey | undefined> {
-    const run = this.cache.db.transaction((): Journey | undefined => {
+    const run = this.cache.transaction((): Journey | undefined => {
       const row = this.cache.get<JourneyRow>(SQL.get).get(id);
       if (!row) return undefined;
       const current = journeyFromRow(row, decodeJsonText);
@@ -429,7 +407,7 @@ export class SqliteJourneyStore implements JourneyStore {
     now: number,
     leaseMs: number,
   ): Promise<EventCursor | undefined> {
-    const run = this.cache.db.transaction((): EventCursor | undefined => {
+    const run = this.cache.transaction((): EventCursor | undefined => {
       if (!this.cache.get(SQL.cursor).get(name)) {
         // A new cursor starts now: events stored before journeys ran are not replayed.
         this.cache.get(SQL.newCursor).run(name, now, owner, now + leaseMs);

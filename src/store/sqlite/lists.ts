@@ -83,7 +83,7 @@ export class SqliteListStore implements ListStore {
     id: string,
     patch: { name?: string; description?: string },
   ): Promise<MailingList | undefined> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const changed = this.cache
         .get(SQL.update)
         .run(patch.name ?? null, patch.description ?? null, id).changes;
@@ -99,7 +99,7 @@ export class SqliteListStore implements ListStore {
   /** All or nothing: every contact id is checked before any membership is written. */
   addMembers(listId: string, contactIds: string[], at: number): Promise<number> {
     const ids = [...new Set(contactIds)];
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       if (!this.cache.get(SQL.exists).get(listId)) {
         throw notFoundError('listId', `no list has the id ${JSON.stringify(listId)}`);
       }

@@ -16,7 +16,7 @@ export class SqliteMaintenanceStore implements MaintenanceStore {
 
   purgeFinished(before: number, limit: number): Promise<number> {
     return promised(() => {
-      const purge = this.cache.db.transaction(() => {
+      const purge = this.cache.transaction(() => {
         const ids = this.cache.get<{ id: string }>(SQL.pick).all(before, limit);
         const deleteMessage = this.cache.get(SQL.deleteMessage);
         const deleteKeys = this.cache.get(SQL.deleteKeys);

@@ -19,7 +19,6 @@ import type {
   AcceptResult,
   ClaimRequest,
   AcceptOptions,
-  Durability,
   IdempotencyClaim,
   MessageStore,
   StatusCounts,
@@ -116,12 +115,7 @@ export const OUTBOX_SQL = {
 
 export class SqliteMessageStore implements MessageStore {
   private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
-  /**
-   * Accepts with `durability: 'deferred'` (a journey's sends): their own
-   * batches, committed without an fsync and flushed in a microtask, like
-   * the journey writes they follow (./journeys.ts).
-   */
-  private readonly deferredAccepts: GroupCommit<AcceptItem, AcceptResult>;
+  private closed = false;
 
   constructor(
     private readonly cache: StatementCache,
@@ -130,13 +124,8 @@ export class SqliteMessageStore implements MessageStore {
     private readonly wal?: WalSync,
   ) {
     const commit = (items: readonly AcceptItem[]): Promise<ItemOutcome<AcceptResult>[]> =>
-      this.commitAccepts(items, 'durable');
+      this.commitAccepts(items);
     this.accepts = new GroupCommit({ commit, ...(maxBatch ? { maxBatch } : {}) });
-    this.deferredAccepts = new GroupCommit({
-      commit: (items: readonly AcceptItem[]) => this.commitAccepts(items, 'deferred'),
-      flush: 'microtask',
-      ...(maxBatch ? { maxBatch } : {}),
-    });
   }
 
   accept(
@@ -144,14 +133,21 @@ export class SqliteMessageStore implements MessageStore {
     idempotency?: IdempotencyClaim,
     options: AcceptOptions = {},
   ): Promise<AcceptResult> {
-    const batcher = options.durability === 'deferred' ? this.deferredAccepts : this.accepts;
-    if (batcher.isClosed) return Promise.reject(unavailableError('the store is closed'));
-    return batcher.submit({ message, idempotency, leaseTo: options.leaseTo });
+    if (this.closed) return Promise.reject(unavailableError('the store is closed'));
+    const item = { message, idempotency, leaseTo: options.leaseTo };
+    if (options.durability === 'deferred') {
+      // A journey's send: at once, in the turn of the journey writes it follows (./journeys.ts).
+      return promised(() => this.cache.deferred(() => this.acceptOne(item)), {
+        id: message.id,
+      });
+    }
+    return this.accepts.submit(item);
   }
 
   /** Waits for accepts already submitted, then refuses new ones. */
   async close(): Promise<void> {
-    await Promise.all([this.accepts.close(), this.deferredAccepts.close()]);
+    this.closed = true;
+    await this.accepts.close();
   }
 
   /**
@@ -159,10 +155,7 @@ export class SqliteMessageStore implements MessageStore {
    * violation (a duplicate id) rolls back that item only and becomes its
    * outcome; any other error aborts the transaction and fails the batch.
    */
-  private commitAccepts(
-    items: readonly AcceptItem[],
-    durability: Durability,
-  ): Promise<ItemOutcome<AcceptResult>[]> {
+  private commitAccepts(items: readonly AcceptItem[]): Promise<ItemOutcome<AcceptResult>[]> {
     const { cache } = this;
     const acceptAll = (): ItemOutcome<AcceptResult>[] =>
       items.map((item): ItemOutcome<AcceptResult> => {
@@ -173,10 +166,7 @@ export class SqliteMessageStore implements MessageStore {
           return { ok: false, error: mapSqliteError(error, { id: item.message.id }) };
         }
       });
-    if (durability === 'deferred') {
-      return promised(() => runDeferred(cache.db, () => cache.immediate(acceptAll)));
-    }
-    return runDurable(cache.db, this.wal, () => cache.immediate(acceptAll));
+    return runDurable(cache, this.wal, () => cache.immediate(acceptAll));
   }
 
   private acceptOne({ message, idempotency, leaseTo }: AcceptItem): AcceptResult {
@@ -228,7 +218,7 @@ export class SqliteMessageStore implements MessageStore {
   /** One IMMEDIATE transaction: the campaign's status is read under the write lock a pause needs too. */
   acceptBatch(messages: NewMessage[], options: { campaignId?: string } = {}): Promise<number> {
     if (messages.length === 0) return Promise.resolve(0);
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const { campaignId } = options;
       if (campaignId !== undefined && !this.cache.get(OUTBOX_SQL.campaignSending).get(campaignId)) {
         return 0;
@@ -282,7 +272,7 @@ export class SqliteMessageStore implements MessageStore {
       return claimed;
     };
     // Deferred: a claim lost to a power cut leaves the message queued, to be claimed again.
-    return promised(() => runDeferred(this.cache.db, () => this.cache.immediate(run)));
+    return promised(() => runDeferred(this.cache, () => this.cache.immediate(run)));
   }
 
   /**
@@ -353,12 +343,12 @@ export class SqliteMessageStore implements MessageStore {
     };
     // Deferred: a settlement lost to a power cut leaves the message `sending`;
     // its lease runs out and it is sent again (at least once, as after a crash).
-    return promised(() => runDeferred(this.cache.db, () => this.cache.immediate(run)));
+    return promised(() => runDeferred(this.cache, () => this.cache.immediate(run)));
   }
 
   release(ids: string[], owner: string, now: number): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const release = this.cache.get(OUTBOX_SQL.release);
       for (const id of ids) release.run(now, now, id, owner);
     });

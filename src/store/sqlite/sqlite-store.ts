@@ -207,6 +207,7 @@ export class SqliteStore implements Store {
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
     await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
+    if (this.db.open) this.cache.commitTurn();
     await this.walSync?.close();
     await this.checkpointer?.stop();
     if (this.db.open) this.db.close();

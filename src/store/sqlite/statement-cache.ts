@@ -1,25 +1,72 @@
 import type Database from 'better-sqlite3';
 
+interface Cached {
+  statement: Database.Statement<unknown[], unknown>;
+  /** The statement writes: outside deferred work, it first commits the open turn. */
+  writes: boolean;
+}
+
 /**
- * Prepared statements, compiled on first use and kept for the life of the
+ * One SQLite connection's prepared statements and transactions.
+ *
+ * Statements are compiled on first use and kept for the life of the
  * connection (preparing costs more than running a small statement). Lazy
  * because the tables exist only after migrate().
+ *
+ * **The deferred turn.** Writes that need no fsync of their own (a
+ * journey's entry, send log, run state and message: each replayed from a
+ * durable event should a power cut undo it, docs/storage.md) run through
+ * deferred(): at once, each in a savepoint of one transaction that stays
+ * open until the current microtask checkpoint has run dry, and commits
+ * then (a process.nextTick queued from a promise continuation runs once
+ * the microtask queue is empty, before the event loop moves on). All the
+ * steps of all the events a commit announced thus share one COMMIT: a
+ * journey's four writes were four transactions, and their commits were
+ * the largest share of a triggered email's CPU (bench/triggers).
+ *
+ * Nothing else may write inside that transaction: it commits with
+ * `synchronous=NORMAL` and after its callers were answered. So every other
+ * way to write commits the turn first: immediate(), transaction(), and a
+ * statement from get() that writes, fetched outside deferred work (an
+ * autocommit write). Reads run inside it and see its rows, as they would
+ * a moment later. Statements prepared elsewhere on the connection
+ * (`db.prepare`) must only read.
  */
 export class StatementCache {
-  private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
+  private readonly statements = new Map<string, Cached>();
   /**
    * One better-sqlite3 transaction function for every transaction of the
    * hot paths, the work passed as an argument: making one costs ~10 µs (as
    * much as a small transaction), and a commit made several a time.
    */
   private readonly transactionOf: Database.Transaction<(work: () => unknown) => unknown>;
+  private readonly pragmas: {
+    begin: Database.Statement;
+    commit: Database.Statement;
+    rollback: Database.Statement;
+  };
+  /** Holders of synchronous=NORMAL (withNormalSync() calls, the open turn): FULL comes back when none is left. */
+  private normalDepth = 0;
+  /** A deferred turn's transaction is open. */
+  private turnOpen = false;
+  /** deferred() work is running (its own statements do not commit the turn). */
+  private inDeferred = 0;
+  /** Why the last turn failed to commit, told to the next deferred() caller. */
+  private turnError: Error | undefined;
+  private readonly endTurn = (): void => this.commitTurn();
 
   constructor(readonly db: Database.Database) {
     this.transactionOf = db.transaction((work: () => unknown) => work());
+    this.pragmas = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+    };
   }
 
-  /** Runs `work` in a BEGIN IMMEDIATE transaction (a savepoint inside one). */
+  /** Runs `work` in a BEGIN IMMEDIATE transaction (a savepoint inside one), after committing the open turn. */
   immediate<R>(work: () => R): R {
+    this.commitTurn();
     return this.transactionOf.immediate(work) as R;
   }
 
@@ -28,12 +75,113 @@ export class StatementCache {
     return this.transactionOf(work) as R;
   }
 
-  get<R = unknown>(sql: string): Database.Statement<unknown[], R> {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare<unknown[], unknown>(sql);
-      this.statements.set(sql, statement);
+  /**
+   * `fn` as a transaction to run with `.immediate()` (use it instead of
+   * `db.transaction`): BEGIN IMMEDIATE after committing the open turn, as
+   * immediate() does.
+   */
+  transaction<R>(fn: () => R): { immediate: () => R } {
+    return { immediate: () => this.immediate(fn) };
+  }
+
+  /**
+   * Runs `work` now, in a savepoint of this turn's deferred transaction
+   * (opened by the first call of a turn, committed once the microtask
+   * checkpoint is over): what it throws undoes only its own writes.
+   * Committed with `synchronous=NORMAL` and after the caller has its result:
+   * only for writes that a replay restores (see the class comment).
+   */
+  deferred<R>(work: () => R): R {
+    if (this.turnError !== undefined) {
+      const error = this.turnError;
+      this.turnError = undefined;
+      throw error;
     }
-    return statement as Database.Statement<unknown[], R>;
+    // An error can roll the transaction back under the turn (SQLITE_FULL, SQLITE_IOERR).
+    if (this.turnOpen && !this.db.inTransaction) this.turnOpen = false;
+    if (!this.turnOpen) {
+      // The safety level cannot change inside a transaction: NORMAL from before BEGIN to after COMMIT.
+      this.enterNormal();
+      try {
+        this.pragmas.begin.run();
+      } catch (error) {
+        this.leaveNormal();
+        throw error;
+      }
+      this.turnOpen = true;
+      process.nextTick(this.endTurn);
+    }
+    this.inDeferred += 1;
+    try {
+      return this.transactionOf(work) as R;
+    } finally {
+      this.inDeferred -= 1;
+    }
+  }
+
+  /**
+   * Commits the deferred turn now, if one is open (with `synchronous=NORMAL`).
+   * Should the COMMIT fail (a full disk), the turn is rolled back, as a
+   * power cut would undo it, and the next deferred() caller gets the error.
+   */
+  commitTurn(): void {
+    if (!this.turnOpen) return;
+    this.turnOpen = false;
+    if (!this.db.open) {
+      this.normalDepth = 0; // closing rolled the turn back
+      return;
+    }
+    try {
+      // Not in a transaction: an error rolled it back already.
+      if (this.db.inTransaction) this.pragmas.commit.run();
+    } catch (error) {
+      this.turnError = error instanceof Error ? error : new Error('the deferred commit failed');
+      if (this.db.inTransaction) this.pragmas.rollback.run();
+    } finally {
+      this.leaveNormal();
+    }
+  }
+
+  /**
+   * Runs `fn` with `synchronous=NORMAL`: a commit inside writes its WAL
+   * frames without an fsync (./deferred-commit.ts). Nested calls share it;
+   * FULL comes back when the outermost ends, also when it throws.
+   */
+  withNormalSync<R>(fn: () => R): R {
+    this.enterNormal();
+    try {
+      return fn();
+    } finally {
+      this.leaveNormal();
+    }
+  }
+
+  /*
+   * Never a prepared `PRAGMA synchronous = …`: SQLite applies that setting
+   * when it compiles the statement, so running a prepared one again changes
+   * nothing unless something made SQLite recompile it in between (measured:
+   * a deferred commit of the store's first turn still fsynced). exec()
+   * compiles it each time, for ~0.6 µs.
+   */
+  private enterNormal(): void {
+    if (this.normalDepth === 0) this.db.exec('PRAGMA synchronous = NORMAL');
+    this.normalDepth += 1;
+  }
+
+  private leaveNormal(): void {
+    this.normalDepth -= 1;
+    if (this.normalDepth === 0) this.db.exec('PRAGMA synchronous = FULL');
+  }
+
+  get<R = unknown>(sql: string): Database.Statement<unknown[], R> {
+    let cached = this.statements.get(sql);
+    if (!cached) {
+      const statement = this.db.prepare<unknown[], unknown>(sql);
+      cached = { statement, writes: !statement.readonly };
+      this.statements.set(sql, cached);
+    }
+    // An autocommit write must not land in the deferred turn's transaction.
+    if (cached.writes && this.turnOpen && this.inDeferred === 0) this.commitTurn();
+    return cached.statement as Database.Statement<unknown[], R>;
   }
 }

@@ -47,7 +47,7 @@ export class SqliteSuppressionStore implements SuppressionStore {
   constructor(private readonly cache: StatementCache) {}
 
   add(input: SuppressionUpsert): Promise<{ suppression: Suppression; created: boolean }> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const existing = this.cache.get(SQL.get).get(suppressionKey(input.email));
       return { suppression: upsertSuppression(this.cache, input), created: !existing };
     });

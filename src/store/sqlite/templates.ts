@@ -69,7 +69,7 @@ export class SqliteTemplateStore implements TemplateStore {
   }
 
   update(id: string, patch: TemplatePatch): Promise<Template | undefined> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const stored = this.cache.get<TemplateRow>(SQL.get).get(id);
       if (!stored) return undefined;
       const row = this.cache

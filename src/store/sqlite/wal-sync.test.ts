@@ -48,6 +48,7 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
         assert.equal(wal.syncs, 2, 'the three that asked during the first share one more');
         await wal.sync();
         assert.equal(wal.syncs, 3, 'nothing running: a new one at once');
+        await wal.close();
       } finally {
         await store.close();
       }
@@ -107,6 +108,7 @@ describe('WalSync (SQLite durable commits off the event loop)', () => {
         assert.equal(broken.syncs, 2);
       } finally {
         await Promise.all([events.close(), messages.close()]);
+        cache.commitTurn();
         db.close();
       }
     });

@@ -166,7 +166,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   deleteEndpoint(id: string): Promise<boolean> {
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       this.cache.get(WEBHOOK_SQL.deleteDeliveriesOf).run(id);
       return this.cache.get(WEBHOOK_SQL.deleteEndpoint).run(id).changes > 0;
     });
@@ -230,7 +230,7 @@ export class SqliteWebhookStore implements WebhookStore {
     now,
   }: WebhookClaimRequest): Promise<ClaimedWebhookDelivery[]> {
     if (limit <= 0) return Promise.resolve([]);
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const rows = this.cache.get<ClaimedWebhookRow>(WEBHOOK_SQL.pick).all(endpointId, now, limit);
       const lease = this.cache.get(WEBHOOK_SQL.lease);
       return rows.map((row) => {
@@ -242,12 +242,12 @@ export class SqliteWebhookStore implements WebhookStore {
       });
     });
     // Deferred (deferred-commit.ts): a claim lost to a power cut leaves the row due again.
-    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
+    return promised(() => runDeferred(this.cache, () => run.immediate()));
   }
 
   complete(results: WebhookAttemptResult[]): Promise<number> {
     if (results.length === 0) return Promise.resolve(0);
-    const run = this.cache.db.transaction(() => {
+    const run = this.cache.transaction(() => {
       const update = this.cache.get(WEBHOOK_SQL.complete);
       let applied = 0;
       for (const r of results) {
@@ -268,7 +268,7 @@ export class SqliteWebhookStore implements WebhookStore {
     });
     // Deferred: a result lost to a power cut only means the request is made again
     // (at least once); one fsync per webhook request would stall the event loop.
-    return promised(() => runDeferred(this.cache.db, () => run.immediate()));
+    return promised(() => runDeferred(this.cache, () => run.immediate()));
   }
 
   nextDueAt(): Promise<number | undefined> {
@@ -291,7 +291,7 @@ export class SqliteWebhookStore implements WebhookStore {
   }
 
   purge(before: number): Promise<number> {
-    const run = this.cache.db.transaction(
+    const run = this.cache.transaction(
       () =>
         this.cache.get(WEBHOOK_SQL.purgeFinished).run(before).changes +
         this.cache.get(WEBHOOK_SQL.purgeOrphans).run().changes,
