@@ -107,6 +107,31 @@ describe('StatementCache: the deferred turn', () => {
     });
   });
 
+  it('a transaction nested in deferred work is a savepoint of the turn, not its end', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      cache.deferred(() => {
+        cache.get(INSERT).run('a');
+        cache.immediate(() => cache.get(INSERT).run('b'));
+        cache.get(INSERT).run('c');
+      });
+      assert.deepEqual(committed(reader), []);
+      await nextTurn();
+      assert.deepEqual(committed(reader), ['a', 'b', 'c']);
+      assert.equal(synchronous(cache), 2);
+    });
+  });
+
+  it('opens a new turn when an error rolled the last one back, and leaves FULL after it', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      cache.deferred(() => cache.get(INSERT).run('a'));
+      cache.db.prepare('ROLLBACK').run(); // what SQLite does on SQLITE_FULL or SQLITE_IOERR
+      cache.deferred(() => cache.get(INSERT).run('b'));
+      await nextTurn();
+      assert.deepEqual(committed(reader), ['b']);
+      assert.equal(synchronous(cache), 2);
+    });
+  });
+
   it('a deferred batch of withNormalSync during the turn keeps NORMAL until both are done', async () => {
     await withFiles(async ({ cache, reader }) => {
       cache.deferred(() => cache.get(INSERT).run('a'));

@@ -98,7 +98,10 @@ export class StatementCache {
       throw error;
     }
     // An error can roll the transaction back under the turn (SQLITE_FULL, SQLITE_IOERR).
-    if (this.turnOpen && !this.db.inTransaction) this.turnOpen = false;
+    if (this.turnOpen && !this.db.inTransaction) {
+      this.turnOpen = false;
+      this.leaveNormal();
+    }
     if (!this.turnOpen) {
       // The safety level cannot change inside a transaction: NORMAL from before BEGIN to after COMMIT.
       this.enterNormal();
@@ -125,7 +128,8 @@ export class StatementCache {
    * power cut would undo it, and the next deferred() caller gets the error.
    */
   commitTurn(): void {
-    if (!this.turnOpen) return;
+    // Inside deferred work (a write nested in it) the turn goes on: what runs is a savepoint of it.
+    if (!this.turnOpen || this.inDeferred > 0) return;
     this.turnOpen = false;
     if (!this.db.open) {
       this.normalDepth = 0; // closing rolled the turn back
