@@ -68,8 +68,6 @@ export const CAMPAIGN_SQL = {
     WHERE id = ? AND completed_at IS NULL AND status IN ('sent', 'cancelled')
       AND NOT EXISTS (SELECT 1 FROM messages
         WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending'))`,
-  unsettled: `SELECT 1 FROM messages
-    WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
   holdable: `SELECT 1 FROM messages
     WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD} LIMIT 1`,
   cancellable: `SELECT 1 FROM messages WHERE campaign_id = ?
@@ -82,12 +80,19 @@ export const CAMPAIGN_SQL = {
       lease_owner = NULL, due_at = ?, updated_at = ?
     WHERE campaign_id = ?
       AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?))`,
-  messageCounts: `SELECT coalesce(variant, 0) AS variant, status, bounce_category, count(*) AS n
-    FROM messages WHERE campaign_id = ? GROUP BY 1, 2, 3`,
-  engagementCounts: `SELECT coalesce(m.variant, 0) AS variant, e.kind AS kind,
-      count(DISTINCT e.message_id) AS n
+  // The statistics, one range of the campaign's message ids at a time
+  // (see statsChunk), each statement within the covering index
+  // messages_campaign_stats (migration 0013). chunkEnd: the last id of the
+  // next range, NULL when none is left.
+  chunkEnd: `SELECT max(id) AS last FROM (SELECT id FROM messages
+    WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+  messageCounts: `SELECT variant, status, bounce_category, count(*) AS n FROM messages
+    WHERE campaign_id = ? AND id > ? AND id <= ? GROUP BY 1, 2, 3`,
+  engagementCounts: `SELECT m.variant AS variant, e.kind AS kind, count(DISTINCT e.message_id) AS n
     FROM messages m JOIN engagement e ON e.message_id = m.id
-    WHERE m.campaign_id = ? GROUP BY 1, 2`,
+    WHERE m.campaign_id = ? AND m.id > ? AND m.id <= ? GROUP BY 1, 2`,
+  unsettledIn: `SELECT 1 FROM messages WHERE campaign_id = ? AND id > ? AND id <= ?
+    AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
   // CROSS JOIN: SQLite then starts from the complained contacts (their
   // partial index, migration 0012), not from every message of the campaign.
   complaints: `SELECT count(*) AS n FROM contacts c CROSS JOIN messages m
@@ -106,8 +111,24 @@ function transitionSql(from: readonly CampaignStatus[]): string {
     RETURNING *`;
 }
 
+/**
+ * Messages of a campaign per statement of its statistics. One range of
+ * 10,000 ids costs 2 – 7 ms of the one thread (docs/benchmarks.md); a 1M
+ * campaign is 100 of them, with the event loop free between them.
+ */
+export const STATS_CHUNK = 10_000;
+
+/** Lets the event loop run (timers, sockets) before the next range. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export class SqliteCampaignStore implements CampaignStore {
-  constructor(private readonly cache: StatementCache) {}
+  constructor(
+    private readonly cache: StatementCache,
+    /** Messages per statement of the statistics (STATS_CHUNK; smaller in tests). */
+    private readonly statsChunk = STATS_CHUNK,
+  ) {}
 
   private row(sql: string, ...values: unknown[]): Campaign | undefined {
     const row = this.cache.get<CampaignRow>(sql).get(...values);
@@ -296,11 +317,22 @@ export class SqliteCampaignStore implements CampaignStore {
   // The upkeep below runs every few seconds per campaign: each reads first
   // and writes only when there is something to change (see claimFanOut).
 
-  completeIfSettled(id: string, at: number): Promise<boolean> {
-    return promised(() => {
-      if (this.cache.get(CAMPAIGN_SQL.unsettled).get(id)) return false;
-      return this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0;
+  /**
+   * Ranges first (see eachRange), stopping at the first unsettled message;
+   * only when there is none, the update, whose own check (one walk of the
+   * index) covers a message written meanwhile. Once a campaign's messages
+   * are all final, that happens once.
+   */
+  async completeIfSettled(id: string, at: number): Promise<boolean> {
+    let unsettled = false;
+    await this.eachRange(id, (after, last) => {
+      unsettled = this.cache.get(CAMPAIGN_SQL.unsettledIn).get(id, after, last) !== undefined;
+      return unsettled;
     });
+    if (unsettled) return false;
+    return promised(
+      () => this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0,
+    );
   }
 
   sweepCancelled(id: string, now: number): Promise<number> {
@@ -319,33 +351,81 @@ export class SqliteCampaignStore implements CampaignStore {
     );
   }
 
-  messageCounts(id: string): Promise<CampaignMessageCount[]> {
-    return promised(() =>
-      this.cache
-        .get<{ variant: number; status: string; bounce_category: string | null; n: number }>(
+  /**
+   * Runs `visit` on the campaign's messages one range of at most statsChunk
+   * ids at a time, in id order, and lets the event loop run between ranges:
+   * better-sqlite3 runs a statement to its end on the one thread, and one
+   * statement over a 1M-message campaign held it ~0.5 s even from the
+   * covering index, 1 – 7 s without it. Each message is in exactly one
+   * range, so sums over the ranges count it once, in the state its range
+   * found it in (as one statement finds each row in one state); messages
+   * written after their range was read are not counted, as if written after
+   * the statement. Stops when `visit` returns true.
+   */
+  private async eachRange(
+    id: string,
+    visit: (after: string, last: string) => boolean | void,
+  ): Promise<void> {
+    let after = '';
+    for (;;) {
+      const done = await promised(() => {
+        const end = this.cache
+          .get<{ last: string | null }>(CAMPAIGN_SQL.chunkEnd)
+          .get(id, after, this.statsChunk);
+        if (!end?.last) return true;
+        const stop = visit(after, end.last) === true;
+        after = end.last;
+        return stop;
+      });
+      if (done) return;
+      await nextTurn();
+    }
+  }
+
+  async messageCounts(id: string): Promise<CampaignMessageCount[]> {
+    const totals = new Map<string, CampaignMessageCount>();
+    await this.eachRange(id, (after, last) => {
+      const rows = this.cache
+        .get<{ variant: number | null; status: string; bounce_category: string | null; n: number }>(
           CAMPAIGN_SQL.messageCounts,
         )
-        .all(id)
-        .map((row) => ({
-          variant: Number(row.variant),
+        .all(id, after, last);
+      for (const row of rows) {
+        const variant = Number(row.variant ?? 0);
+        const key = `${variant} ${row.status} ${row.bounce_category ?? ''}`;
+        const total = totals.get(key);
+        if (total) {
+          total.count += Number(row.n);
+          continue;
+        }
+        totals.set(key, {
+          variant,
           status: row.status as MessageStatus,
           ...(row.bounce_category ? { bounceCategory: row.bounce_category as BounceCategory } : {}),
           count: Number(row.n),
-        })),
-    );
+        });
+      }
+    });
+    return [...totals.values()];
   }
 
-  engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
-    return promised(() =>
-      this.cache
-        .get<{ variant: number; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
-        .all(id)
-        .map((row) => ({
-          variant: Number(row.variant),
-          kind: row.kind as EngagementKind,
-          messages: Number(row.n),
-        })),
-    );
+  /** Distinct messages per range: the ranges do not overlap, so their sums are exact. */
+  async engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
+    const totals = new Map<string, CampaignEngagementCount>();
+    await this.eachRange(id, (after, last) => {
+      const rows = this.cache
+        .get<{ variant: number | null; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
+        .all(id, after, last);
+      for (const row of rows) {
+        const variant = Number(row.variant ?? 0);
+        const key = `${variant} ${row.kind}`;
+        const total = totals.get(key);
+        if (total) total.messages += Number(row.n);
+        else
+          totals.set(key, { variant, kind: row.kind as EngagementKind, messages: Number(row.n) });
+      }
+    });
+    return [...totals.values()];
   }
 
   complaints(id: string): Promise<number> {
