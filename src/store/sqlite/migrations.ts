@@ -407,6 +407,9 @@ CREATE INDEX contacts_complained ON contacts (email) WHERE status = 'complained'
     // letting the event loop run between them (./campaigns.ts). Partial:
     // other messages pay nothing; a campaign message's lease and settlement
     // move one more entry, within its leaf page (the key's start is fixed).
+    // SQLite only: on PostgreSQL the statistics do not hold the event loop
+    // (the driver is asynchronous), and a campaign that is most of the table
+    // is counted by a parallel scan with or without it (docs/benchmarks.md).
     id: '0013_campaign_stats',
     sql: `
 CREATE INDEX messages_campaign_stats ON messages (campaign_id, id, variant, status, bounce_category)
