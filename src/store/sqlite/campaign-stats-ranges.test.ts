@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { initialProgress } from '../../core/campaign.js';
 import { newId } from '../../core/ids.js';
 import type { CampaignMessageCount, Store } from '../../core/ports/store.js';
 import { newCampaign } from '../contract/campaigns-contract.js';
@@ -176,6 +177,13 @@ describe('sqlite campaign statistics in ranges of message ids', () => {
       assert.equal((byStatus.get('sending') ?? 0) + (byStatus.get('delivered') ?? 0), MESSAGES);
       assert.ok((byStatus.get('sending') ?? 0) >= CHUNK, 'the first range saw them sending');
       assert.ok((byStatus.get('delivered') ?? 0) > 0, 'later ranges saw them delivered');
+
+      // Every message final and the fan-out over: complete, through all the ranges.
+      assert.ok(await store.campaigns.claimFanOut('n1', now, MINUTE));
+      assert.ok(await store.campaigns.finishFanOut(campaign.id, 'n1', initialProgress(), now));
+      const complete = await turnsDuring(() => store.campaigns.completeIfSettled(campaign.id, now));
+      assert.equal(complete.value, true);
+      assert.ok(complete.turns >= 3, `${complete.turns} turns`);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -81,17 +81,20 @@ export const CAMPAIGN_SQL = {
     WHERE campaign_id = ?
       AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?))`,
   // The statistics, one range of the campaign's message ids at a time
-  // (see statsChunk), each statement within the covering index
-  // messages_campaign_stats (migration 0013). chunkEnd: the last id of the
-  // next range, NULL when none is left.
-  chunkEnd: `SELECT max(id) AS last FROM (SELECT id FROM messages
+  // (see eachRange), each statement within the covering index
+  // messages_campaign_stats (migration 0013). range / rangeDown: the first
+  // and last id of the next range up from (down from) an id, NULL when
+  // none is left.
+  range: `SELECT min(id) AS first, max(id) AS last FROM (SELECT id FROM messages
     WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+  rangeDown: `SELECT min(id) AS first, max(id) AS last FROM (SELECT id FROM messages
+    WHERE campaign_id = ? AND id < ? ORDER BY id DESC LIMIT ?)`,
   messageCounts: `SELECT variant, status, bounce_category, count(*) AS n FROM messages
-    WHERE campaign_id = ? AND id > ? AND id <= ? GROUP BY 1, 2, 3`,
+    WHERE campaign_id = ? AND id >= ? AND id <= ? GROUP BY 1, 2, 3`,
   engagementCounts: `SELECT m.variant AS variant, e.kind AS kind, count(DISTINCT e.message_id) AS n
     FROM messages m JOIN engagement e ON e.message_id = m.id
-    WHERE m.campaign_id = ? AND m.id > ? AND m.id <= ? GROUP BY 1, 2`,
-  unsettledIn: `SELECT 1 FROM messages WHERE campaign_id = ? AND id > ? AND id <= ?
+    WHERE m.campaign_id = ? AND m.id >= ? AND m.id <= ? GROUP BY 1, 2`,
+  unsettledIn: `SELECT 1 FROM messages WHERE campaign_id = ? AND id >= ? AND id <= ?
     AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
   // CROSS JOIN: SQLite then starts from the complained contacts (their
   // partial index, migration 0012), not from every message of the campaign.
@@ -120,6 +123,12 @@ function transitionSql(from: readonly CampaignStatus[]): string {
  * the upkeep 60 % longer (docs/benchmarks.md, 30 Nov).
  */
 export const STATS_CHUNK = 5_000;
+
+/**
+ * Above every id: ids are ASCII (a prefix and hex digits, core/ids.ts), and
+ * SQLite compares text by its UTF-8 bytes. The bound of the first range down.
+ */
+const ABOVE_EVERY_ID = '\uffff';
 
 /** Lets the event loop run (timers, sockets) before the next range. */
 function nextTurn(): Promise<void> {
@@ -321,17 +330,24 @@ export class SqliteCampaignStore implements CampaignStore {
   // and writes only when there is something to change (see claimFanOut).
 
   /**
-   * Ranges first (see eachRange), stopping at the first unsettled message;
-   * only when there is none, the update, whose own check (one walk of the
-   * index) covers a message written meanwhile. Once a campaign's messages
-   * are all final, that happens once.
+   * Ranges first (see eachRange), newest first: messages are sent about in
+   * the order they were written, so while a campaign sends its unsettled
+   * messages are its newest, found in the first range. Only when there is
+   * none, the update, whose own check (one walk of the index) covers a
+   * message written meanwhile; once a campaign's messages are all final,
+   * that happens once.
    */
   async completeIfSettled(id: string, at: number): Promise<boolean> {
     let unsettled = false;
-    await this.eachRange(id, (after, last) => {
-      unsettled = this.cache.get(CAMPAIGN_SQL.unsettledIn).get(id, after, last) !== undefined;
-      return unsettled;
-    });
+    const newestFirst = true;
+    await this.eachRange(
+      id,
+      (first, last) => {
+        unsettled = this.cache.get(CAMPAIGN_SQL.unsettledIn).get(id, first, last) !== undefined;
+        return unsettled;
+      },
+      newestFirst,
+    );
     if (unsettled) return false;
     return promised(
       () => this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0,
@@ -356,7 +372,8 @@ export class SqliteCampaignStore implements CampaignStore {
 
   /**
    * Runs `visit` on the campaign's messages one range of at most statsChunk
-   * ids at a time, in id order, and lets the event loop run between ranges:
+   * ids at a time (first and last id, both in the range), in id order or
+   * newest first, and lets the event loop run between ranges:
    * better-sqlite3 runs a statement to its end on the one thread, and one
    * statement over a 1M-message campaign held it ~0.5 s even from the
    * covering index, 1 – 7 s without it. Each message is in exactly one
@@ -367,18 +384,19 @@ export class SqliteCampaignStore implements CampaignStore {
    */
   private async eachRange(
     id: string,
-    visit: (after: string, last: string) => boolean | void,
+    visit: (first: string, last: string) => boolean | void,
+    newestFirst = false,
   ): Promise<void> {
-    let after = '';
+    let from = newestFirst ? ABOVE_EVERY_ID : '';
+    const next = newestFirst ? CAMPAIGN_SQL.rangeDown : CAMPAIGN_SQL.range;
     for (;;) {
       const done = await promised(() => {
-        const end = this.cache
-          .get<{ last: string | null }>(CAMPAIGN_SQL.chunkEnd)
-          .get(id, after, this.statsChunk);
-        if (!end?.last) return true;
-        const stop = visit(after, end.last) === true;
-        after = end.last;
-        return stop;
+        const range = this.cache
+          .get<{ first: string | null; last: string | null }>(next)
+          .get(id, from, this.statsChunk);
+        if (!range?.first || !range.last) return true;
+        from = newestFirst ? range.first : range.last;
+        return visit(range.first, range.last) === true;
       });
       if (done) return;
       await nextTurn();
@@ -387,12 +405,12 @@ export class SqliteCampaignStore implements CampaignStore {
 
   async messageCounts(id: string): Promise<CampaignMessageCount[]> {
     const totals = new Map<string, CampaignMessageCount>();
-    await this.eachRange(id, (after, last) => {
+    await this.eachRange(id, (first, last) => {
       const rows = this.cache
         .get<{ variant: number | null; status: string; bounce_category: string | null; n: number }>(
           CAMPAIGN_SQL.messageCounts,
         )
-        .all(id, after, last);
+        .all(id, first, last);
       for (const row of rows) {
         const variant = Number(row.variant ?? 0);
         const key = `${variant} ${row.status} ${row.bounce_category ?? ''}`;
@@ -415,10 +433,10 @@ export class SqliteCampaignStore implements CampaignStore {
   /** Distinct messages per range: the ranges do not overlap, so their sums are exact. */
   async engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
     const totals = new Map<string, CampaignEngagementCount>();
-    await this.eachRange(id, (after, last) => {
+    await this.eachRange(id, (first, last) => {
       const rows = this.cache
         .get<{ variant: number | null; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
-        .all(id, after, last);
+        .all(id, first, last);
       for (const row of rows) {
         const variant = Number(row.variant ?? 0);
         const key = `${variant} ${row.kind}`;

@@ -163,8 +163,12 @@ describe('sqlite campaign statistics queries', () => {
       const range =
         /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\? AND id<\?\)/;
       assert.match(
-        plan(CAMPAIGN_SQL.chunkEnd, 'cmp_x', '', 10),
+        plan(CAMPAIGN_SQL.range, 'cmp_x', '', 10),
         /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\?\)/,
+      );
+      assert.match(
+        plan(CAMPAIGN_SQL.rangeDown, 'cmp_x', 'z', 10),
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id<\?\)/,
       );
       assert.match(plan(CAMPAIGN_SQL.messageCounts, 'cmp_x', '', 'z'), range);
       assert.match(plan(CAMPAIGN_SQL.unsettledIn, 'cmp_x', '', 'z'), range);
