@@ -64,10 +64,12 @@ export const CAMPAIGN_SQL = {
   active: `SELECT * FROM campaigns
     WHERE status IN ('sending', 'sent', 'paused', 'cancelled') AND completed_at IS NULL
     ORDER BY id LIMIT ?`,
+  // After a walk of the ranges found every message final (completeIfSettled):
+  // the messages written since it began, newer than the newest it saw.
   completeIfSettled: `UPDATE campaigns SET completed_at = ?
     WHERE id = ? AND completed_at IS NULL AND status IN ('sent', 'cancelled')
       AND NOT EXISTS (SELECT 1 FROM messages
-        WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending'))`,
+        WHERE campaign_id = ? AND id > ? AND status IN ('queued', 'deferred', 'sending'))`,
   holdable: `SELECT 1 FROM messages
     WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD} LIMIT 1`,
   cancellable: `SELECT 1 FROM messages WHERE campaign_id = ?
@@ -333,16 +335,21 @@ export class SqliteCampaignStore implements CampaignStore {
    * Ranges first (see eachRange), newest first: messages are sent about in
    * the order they were written, so while a campaign sends its unsettled
    * messages are its newest, found in the first range. Only when there is
-   * none, the update, whose own check (one walk of the index) covers a
-   * message written meanwhile; once a campaign's messages are all final,
-   * that happens once.
+   * none, the update. A final state is final, so what the walk saw stays
+   * settled; the update checks the messages written since the walk began,
+   * whose ids sort after the newest it saw (ids start with their creation
+   * time, core/ids.ts; and a campaign takes messages only while `sending`,
+   * which the update excludes). Not the whole index again: one walk of a
+   * 1M campaign's entries held the loop ~0.2 s.
    */
   async completeIfSettled(id: string, at: number): Promise<boolean> {
     let unsettled = false;
+    let newest = '';
     const newestFirst = true;
     await this.eachRange(
       id,
       (first, last) => {
+        if (newest === '') newest = last;
         unsettled = this.cache.get(CAMPAIGN_SQL.unsettledIn).get(id, first, last) !== undefined;
         return unsettled;
       },
@@ -350,7 +357,7 @@ export class SqliteCampaignStore implements CampaignStore {
     );
     if (unsettled) return false;
     return promised(
-      () => this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0,
+      () => this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id, newest).changes > 0,
     );
   }
 

@@ -175,10 +175,10 @@ describe('sqlite campaign statistics queries', () => {
       const [first, second] = plan(CAMPAIGN_SQL.engagementCounts, 'cmp_x', '', 'z').split('\n');
       assert.match(first ?? '', range);
       assert.match(second ?? '', /e USING INDEX engagement_message \(message_id=\?\)/);
-      // The last check before completedAt is set: one walk of the index, not of the rows.
+      // The last check before completedAt is set: the messages newer than the walk saw.
       assert.match(
-        plan(CAMPAIGN_SQL.completeIfSettled, 1, 'cmp_x', 'cmp_x'),
-        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\?\)/,
+        plan(CAMPAIGN_SQL.completeIfSettled, 1, 'cmp_x', 'cmp_x', 'msg_x'),
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\?\)/,
       );
     });
   });
