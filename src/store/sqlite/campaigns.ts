@@ -383,7 +383,7 @@ export class SqliteCampaignStore implements CampaignStore {
    * newest first, and lets the event loop run between ranges:
    * better-sqlite3 runs a statement to its end on the one thread, and one
    * statement over a 1M-message campaign held it ~0.5 s even from the
-   * covering index, 1 – 7 s without it. Each message is in exactly one
+   * covering index, 1 – 8 s without it. Each message is in exactly one
    * range, so sums over the ranges count it once, in the state its range
    * found it in (as one statement finds each row in one state); messages
    * written after their range was read are not counted, as if written after

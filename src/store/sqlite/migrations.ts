@@ -402,9 +402,9 @@ CREATE INDEX contacts_complained ON contacts (email) WHERE status = 'complained'
     // read at every upkeep and by the API and dashboard: from this index
     // alone, never from the rows. Through messages_campaign (ordered by
     // address) each message's row was a random read: 1M messages held the
-    // one thread for 1 – 7 s. Keyed by id after the campaign so that the
-    // store counts a campaign in ranges of ids, one short statement each,
-    // letting the event loop run between them (./campaigns.ts). Partial:
+    // one thread for 1 – 8 s a statement. Keyed by id after the campaign so
+    // that the store counts a campaign in ranges of ids, one short statement
+    // each, letting the event loop run between them (./campaigns.ts). Partial:
     // other messages pay nothing; a campaign message's lease and settlement
     // move one more entry, within its leaf page (the key's start is fixed).
     // SQLite only: on PostgreSQL the statistics do not hold the event loop
