@@ -51,6 +51,9 @@ export interface CampaignRun {
   firstDeliveryMs: number | null;
   cpuSeconds: number;
   peakRssMb: number;
+  /** The sending process's event-loop delay (monitorEventLoopDelay, 10 ms resolution). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 function seed(url: string, contacts: number): void {
@@ -173,10 +176,13 @@ function report(label: string, runs: CampaignRun[], raw: number, naive: number):
   const ttfd = stats(runs.map((r) => r.firstDeliveryMs ?? NaN));
   const rss = stats(runs.map((r) => r.peakRssMb));
   const cpu = stats(runs.map((r) => r.cpuSeconds));
+  const stall = stats(runs.map((r) => r.loopDelayMaxMs));
+  const p99 = stats(runs.map((r) => r.loopDelayP99Ms));
   const contacts = runs[0] ? runs[0].msgPerSec * runs[0].seconds : 0;
   console.log(
     `  ${Number.isNaN(naive) ? '' : `×${(median / naive).toFixed(2)} of the naive loop; `}time to first delivery (median) ${ttfd.median.toFixed(0)} ms (min ${ttfd.min.toFixed(0)}, max ${ttfd.max.toFixed(0)}); ` +
-      `peak RSS (median) ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)}); CPU ${cpu.median.toFixed(1)} s, ${((cpu.median * 1000) / contacts).toFixed(3)} ms/message`,
+      `peak RSS (median) ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)}); CPU ${cpu.median.toFixed(1)} s, ${((cpu.median * 1000) / contacts).toFixed(3)} ms/message; ` +
+      `event-loop delay (median of runs) p99 ${p99.median.toFixed(1)} ms, max ${stall.median.toFixed(0)} ms (worst run ${stall.max.toFixed(0)})`,
   );
 }
 

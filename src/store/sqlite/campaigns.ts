@@ -64,12 +64,12 @@ export const CAMPAIGN_SQL = {
   active: `SELECT * FROM campaigns
     WHERE status IN ('sending', 'sent', 'paused', 'cancelled') AND completed_at IS NULL
     ORDER BY id LIMIT ?`,
+  // After a walk of the ranges found every message final (completeIfSettled):
+  // the messages written since it began, newer than the newest it saw.
   completeIfSettled: `UPDATE campaigns SET completed_at = ?
     WHERE id = ? AND completed_at IS NULL AND status IN ('sent', 'cancelled')
       AND NOT EXISTS (SELECT 1 FROM messages
-        WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending'))`,
-  unsettled: `SELECT 1 FROM messages
-    WHERE campaign_id = ? AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
+        WHERE campaign_id = ? AND id > ? AND status IN ('queued', 'deferred', 'sending'))`,
   holdable: `SELECT 1 FROM messages
     WHERE campaign_id = ? AND status IN ('queued', 'deferred') AND due_at < ${CAMPAIGN_HOLD} LIMIT 1`,
   cancellable: `SELECT 1 FROM messages WHERE campaign_id = ?
@@ -82,12 +82,22 @@ export const CAMPAIGN_SQL = {
       lease_owner = NULL, due_at = ?, updated_at = ?
     WHERE campaign_id = ?
       AND (status IN ('queued', 'deferred') OR (status = 'sending' AND due_at <= ?))`,
-  messageCounts: `SELECT coalesce(variant, 0) AS variant, status, bounce_category, count(*) AS n
-    FROM messages WHERE campaign_id = ? GROUP BY 1, 2, 3`,
-  engagementCounts: `SELECT coalesce(m.variant, 0) AS variant, e.kind AS kind,
-      count(DISTINCT e.message_id) AS n
+  // The statistics, one range of the campaign's message ids at a time
+  // (see eachRange), each statement within the covering index
+  // messages_campaign_stats (migration 0013). range / rangeDown: the first
+  // and last id of the next range up from (down from) an id, NULL when
+  // none is left.
+  range: `SELECT min(id) AS first, max(id) AS last FROM (SELECT id FROM messages
+    WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?)`,
+  rangeDown: `SELECT min(id) AS first, max(id) AS last FROM (SELECT id FROM messages
+    WHERE campaign_id = ? AND id < ? ORDER BY id DESC LIMIT ?)`,
+  messageCounts: `SELECT variant, status, bounce_category, count(*) AS n FROM messages
+    WHERE campaign_id = ? AND id >= ? AND id <= ? GROUP BY 1, 2, 3`,
+  engagementCounts: `SELECT m.variant AS variant, e.kind AS kind, count(DISTINCT e.message_id) AS n
     FROM messages m JOIN engagement e ON e.message_id = m.id
-    WHERE m.campaign_id = ? GROUP BY 1, 2`,
+    WHERE m.campaign_id = ? AND m.id >= ? AND m.id <= ? GROUP BY 1, 2`,
+  unsettledIn: `SELECT 1 FROM messages WHERE campaign_id = ? AND id >= ? AND id <= ?
+    AND status IN ('queued', 'deferred', 'sending') LIMIT 1`,
   // CROSS JOIN: SQLite then starts from the complained contacts (their
   // partial index, migration 0012), not from every message of the campaign.
   complaints: `SELECT count(*) AS n FROM contacts c CROSS JOIN messages m
@@ -106,8 +116,33 @@ function transitionSql(from: readonly CampaignStatus[]): string {
     RETURNING *`;
 }
 
+/**
+ * Messages of a campaign per statement of its statistics: a range of 5,000
+ * ids costs 1 – 3 ms of the one thread, and the upkeep reads its counts
+ * and its engagement side by side (Promise.all), so one turn of the event
+ * loop holds a range of each: 2.5 ms typical, 5 – 8 ms at worst at 1M
+ * messages. 10,000 held it twice as long for no shorter upkeep; 2,500 made
+ * the upkeep 60 % longer (docs/benchmarks.md, 30 Nov).
+ */
+export const STATS_CHUNK = 5_000;
+
+/**
+ * Above every id: ids are ASCII (a prefix and hex digits, core/ids.ts), and
+ * SQLite compares text by its UTF-8 bytes. The bound of the first range down.
+ */
+const ABOVE_EVERY_ID = '\uffff';
+
+/** Lets the event loop run (timers, sockets) before the next range. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export class SqliteCampaignStore implements CampaignStore {
-  constructor(private readonly cache: StatementCache) {}
+  constructor(
+    private readonly cache: StatementCache,
+    /** Messages per statement of the statistics (STATS_CHUNK; smaller in tests). */
+    private readonly statsChunk = STATS_CHUNK,
+  ) {}
 
   private row(sql: string, ...values: unknown[]): Campaign | undefined {
     const row = this.cache.get<CampaignRow>(sql).get(...values);
@@ -296,11 +331,34 @@ export class SqliteCampaignStore implements CampaignStore {
   // The upkeep below runs every few seconds per campaign: each reads first
   // and writes only when there is something to change (see claimFanOut).
 
-  completeIfSettled(id: string, at: number): Promise<boolean> {
-    return promised(() => {
-      if (this.cache.get(CAMPAIGN_SQL.unsettled).get(id)) return false;
-      return this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id).changes > 0;
-    });
+  /**
+   * Ranges first (see eachRange), newest first: messages are sent about in
+   * the order they were written, so while a campaign sends its unsettled
+   * messages are its newest, found in the first range. Only when there is
+   * none, the update. A final state is final, so what the walk saw stays
+   * settled; the update checks the messages written since the walk began,
+   * whose ids sort after the newest it saw (ids start with their creation
+   * time, core/ids.ts; and a campaign takes messages only while `sending`,
+   * which the update excludes). Not the whole index again: one walk of a
+   * 1M campaign's entries held the loop ~0.2 s.
+   */
+  async completeIfSettled(id: string, at: number): Promise<boolean> {
+    let unsettled = false;
+    let newest = '';
+    const newestFirst = true;
+    await this.eachRange(
+      id,
+      (first, last) => {
+        if (newest === '') newest = last;
+        unsettled = this.cache.get(CAMPAIGN_SQL.unsettledIn).get(id, first, last) !== undefined;
+        return unsettled;
+      },
+      newestFirst,
+    );
+    if (unsettled) return false;
+    return promised(
+      () => this.cache.get(CAMPAIGN_SQL.completeIfSettled).run(at, id, id, newest).changes > 0,
+    );
   }
 
   sweepCancelled(id: string, now: number): Promise<number> {
@@ -319,33 +377,83 @@ export class SqliteCampaignStore implements CampaignStore {
     );
   }
 
-  messageCounts(id: string): Promise<CampaignMessageCount[]> {
-    return promised(() =>
-      this.cache
-        .get<{ variant: number; status: string; bounce_category: string | null; n: number }>(
+  /**
+   * Runs `visit` on the campaign's messages one range of at most statsChunk
+   * ids at a time (first and last id, both in the range), in id order or
+   * newest first, and lets the event loop run between ranges:
+   * better-sqlite3 runs a statement to its end on the one thread, and one
+   * statement over a 1M-message campaign held it ~0.5 s even from the
+   * covering index, 1 – 8 s without it. Each message is in exactly one
+   * range, so sums over the ranges count it once, in the state its range
+   * found it in (as one statement finds each row in one state); messages
+   * written after their range was read are not counted, as if written after
+   * the statement. Stops when `visit` returns true.
+   */
+  private async eachRange(
+    id: string,
+    visit: (first: string, last: string) => boolean | void,
+    newestFirst = false,
+  ): Promise<void> {
+    let from = newestFirst ? ABOVE_EVERY_ID : '';
+    const next = newestFirst ? CAMPAIGN_SQL.rangeDown : CAMPAIGN_SQL.range;
+    for (;;) {
+      const done = await promised(() => {
+        const range = this.cache
+          .get<{ first: string | null; last: string | null }>(next)
+          .get(id, from, this.statsChunk);
+        if (!range?.first || !range.last) return true;
+        from = newestFirst ? range.first : range.last;
+        return visit(range.first, range.last) === true;
+      });
+      if (done) return;
+      await nextTurn();
+    }
+  }
+
+  async messageCounts(id: string): Promise<CampaignMessageCount[]> {
+    const totals = new Map<string, CampaignMessageCount>();
+    await this.eachRange(id, (first, last) => {
+      const rows = this.cache
+        .get<{ variant: number | null; status: string; bounce_category: string | null; n: number }>(
           CAMPAIGN_SQL.messageCounts,
         )
-        .all(id)
-        .map((row) => ({
-          variant: Number(row.variant),
+        .all(id, first, last);
+      for (const row of rows) {
+        const variant = Number(row.variant ?? 0);
+        const key = `${variant} ${row.status} ${row.bounce_category ?? ''}`;
+        const total = totals.get(key);
+        if (total) {
+          total.count += Number(row.n);
+          continue;
+        }
+        totals.set(key, {
+          variant,
           status: row.status as MessageStatus,
           ...(row.bounce_category ? { bounceCategory: row.bounce_category as BounceCategory } : {}),
           count: Number(row.n),
-        })),
-    );
+        });
+      }
+    });
+    return [...totals.values()];
   }
 
-  engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
-    return promised(() =>
-      this.cache
-        .get<{ variant: number; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
-        .all(id)
-        .map((row) => ({
-          variant: Number(row.variant),
-          kind: row.kind as EngagementKind,
-          messages: Number(row.n),
-        })),
-    );
+  /** Distinct messages per range: the ranges do not overlap, so their sums are exact. */
+  async engagementCounts(id: string): Promise<CampaignEngagementCount[]> {
+    const totals = new Map<string, CampaignEngagementCount>();
+    await this.eachRange(id, (first, last) => {
+      const rows = this.cache
+        .get<{ variant: number | null; kind: string; n: number }>(CAMPAIGN_SQL.engagementCounts)
+        .all(id, first, last);
+      for (const row of rows) {
+        const variant = Number(row.variant ?? 0);
+        const key = `${variant} ${row.kind}`;
+        const total = totals.get(key);
+        if (total) total.messages += Number(row.n);
+        else
+          totals.set(key, { variant, kind: row.kind as EngagementKind, messages: Number(row.n) });
+      }
+    });
+    return [...totals.values()];
   }
 
   complaints(id: string): Promise<number> {

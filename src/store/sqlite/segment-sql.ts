@@ -15,9 +15,10 @@
  * Engagement: two counts per contact, each an index range: its rows by
  * contact_id (engagement_contact) and the rows recorded with no contact for
  * its address (the partial index engagement_email, migration 0011). A
- * campaign filter joins each row to its message by primary key; CROSS JOIN
- * keeps engagement the outer loop, so the planner never walks the whole
- * campaign's messages (messages_campaign) for every contact. SQLite's
+ * campaign filter joins each row to its message by key (the campaign and id
+ * in messages_campaign_stats, migration 0013: one seek, no row read); CROSS
+ * JOIN keeps engagement the outer loop, so the planner never walks the
+ * whole campaign's messages for every contact. SQLite's
  * lower() folds ASCII only, so an address with capitals outside ASCII in
  * its local part (rare; tracking lower-cases with JS) misses its
  * contact-less rows here, where PostgreSQL's lower() would find them.

@@ -157,4 +157,29 @@ describe('sqlite campaign statistics queries', () => {
       );
     });
   });
+
+  it('reads the counts, engagement and unsettled messages in ranges of the covering index, never the rows', async () => {
+    await withQueryPlans((plan) => {
+      const range =
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\? AND id<\?\)/;
+      assert.match(
+        plan(CAMPAIGN_SQL.range, 'cmp_x', '', 10),
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\?\)/,
+      );
+      assert.match(
+        plan(CAMPAIGN_SQL.rangeDown, 'cmp_x', 'z', 10),
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id<\?\)/,
+      );
+      assert.match(plan(CAMPAIGN_SQL.messageCounts, 'cmp_x', '', 'z'), range);
+      assert.match(plan(CAMPAIGN_SQL.unsettledIn, 'cmp_x', '', 'z'), range);
+      const [first, second] = plan(CAMPAIGN_SQL.engagementCounts, 'cmp_x', '', 'z').split('\n');
+      assert.match(first ?? '', range);
+      assert.match(second ?? '', /e USING INDEX engagement_message \(message_id=\?\)/);
+      // The last check before completedAt is set: the messages newer than the walk saw.
+      assert.match(
+        plan(CAMPAIGN_SQL.completeIfSettled, 1, 'cmp_x', 'cmp_x', 'msg_x'),
+        /USING COVERING INDEX messages_campaign_stats \(campaign_id=\? AND id>\?\)/,
+      );
+    });
+  });
 });

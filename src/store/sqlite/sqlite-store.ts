@@ -52,6 +52,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Most accepts per group commit (see GroupCommit). */
   acceptBatch?: number;
+  /** Messages per statement of a campaign's statistics (STATS_CHUNK in ./campaigns.ts). */
+  statsChunk?: number;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
@@ -141,7 +143,7 @@ export class SqliteStore implements Store {
     this.journeys = new SqliteJourneyStore(this.cache);
     this.webhooks = new SqliteWebhookStore(this.cache);
     this.complaints = new SqliteComplaintStore(this.cache);
-    this.campaigns = new SqliteCampaignStore(this.cache);
+    this.campaigns = new SqliteCampaignStore(this.cache, options.statsChunk);
     this.maintenance = new SqliteMaintenanceStore(this.cache);
     this.dashboard = new SqliteDashboardQueries(this.cache);
   }
