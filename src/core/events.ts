@@ -6,8 +6,9 @@
 export interface SluiceEventMap {
   'message:accepted': { id: string; stream: string };
   /**
-   * One event durably stored (not a duplicate): the wake-up for triggers and
-   * journeys, emitted right after the commit, in request order.
+   * One event stored (not a duplicate): the wake-up for triggers and
+   * journeys, emitted right after the commit, in request order; on SQLite
+   * before the fdatasync that makes it durable (AppendOptions.onCommitted).
    */
   'event:ingested': {
     id: string;
