@@ -122,8 +122,10 @@ describe('dashboard in a browser', { skip: SKIP }, () => {
     await page.goto(`${t.sluice.url}/ui/captured`);
     await page.click('#captured tbody a');
     await page.waitForSelector('iframe.mail');
-    const frame = page.frames().find((f) => f.url().endsWith('/html'));
-    assert.ok(frame, 'the HTML is in its own frame');
+    // The element comes first; its frame navigates to the HTML a moment later (on a busy machine, later).
+    const frame = await waitFor('the HTML in its own frame', () =>
+      page.frames().find((f) => f.url().endsWith('/html')),
+    );
     await frame.waitForLoadState();
     assert.equal(
       await page.getAttribute('iframe.mail', 'sandbox'),
