@@ -115,7 +115,6 @@ export const OUTBOX_SQL = {
 
 export class SqliteMessageStore implements MessageStore {
   private readonly accepts: GroupCommit<AcceptItem, AcceptResult>;
-  private closed = false;
 
   constructor(
     private readonly cache: StatementCache,
@@ -133,7 +132,8 @@ export class SqliteMessageStore implements MessageStore {
     idempotency?: IdempotencyClaim,
     options: AcceptOptions = {},
   ): Promise<AcceptResult> {
-    if (this.closed) return Promise.reject(unavailableError('the store is closed'));
+    // Closed for deferred accepts too, which do not go through the group commit.
+    if (this.accepts.isClosed) return Promise.reject(unavailableError('the store is closed'));
     const item = { message, idempotency, leaseTo: options.leaseTo };
     if (options.durability === 'deferred') {
       // A journey's send: at once, in the turn of the journey writes it follows (./journeys.ts).
@@ -145,9 +145,8 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /** Waits for accepts already submitted, then refuses new ones. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.accepts.close();
+  close(): Promise<void> {
+    return this.accepts.close();
   }
 
   /**
