@@ -69,6 +69,36 @@ describe('sqlite deferred commits', () => {
   });
 });
 
+describe('sqlite backstop cursor', () => {
+  it('claims and moves in the deferred turn (no fsync of its own), and the move is committed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
+    const file = join(dir, 'sluice.db');
+    const turnEnded = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    let store = openSqliteStore(file);
+    try {
+      await store.migrate();
+      const cursor = await store.journeys.claimCursor('journeys', 'n1', 1_000, 60_000);
+      assert.deepEqual(cursor, { receivedAt: 1_000, eventId: '' });
+      // The turn is open until the microtask checkpoint is over: NORMAL until it commits.
+      assert.equal(store.settings().synchronous, 'normal');
+      await turnEnded();
+      assert.equal(store.settings().synchronous, 'full');
+      const to = { receivedAt: 2_000, eventId: 'ev_2' };
+      assert.equal(await store.journeys.moveCursor('journeys', 'n1', to), true);
+      assert.equal(store.settings().synchronous, 'normal');
+      assert.equal(await store.journeys.moveCursor('journeys', 'n2', to), false, 'not the owner');
+      await turnEnded();
+      await store.close();
+      store = openSqliteStore(file);
+      // n1's lease ran out: n2 takes the cursor where n1 moved it.
+      assert.deepEqual(await store.journeys.claimCursor('journeys', 'n2', 70_000, 60_000), to);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sqlite outbox queries', () => {
   it('claim and nextDueAt search the partial claim index, not the table', async () => {
     await withQueryPlans((plan) => {
