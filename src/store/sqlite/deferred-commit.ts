@@ -18,7 +18,7 @@
  * (StatementCache.withNormalSync), so no other transaction of the
  * connection can run in between and see it.
  */
-import { mapped } from './sqlite-errors.js';
+import { mapped, mapSqliteError } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
 
@@ -27,13 +27,24 @@ export function runDeferred<R>(cache: StatementCache, transaction: () => R): R {
 }
 
 /**
- * A durable commit: with a WalSync (a file in WAL mode), the transaction
- * commits without an fsync and the promise resolves once an fdatasync of
- * the WAL, off the event loop, has covered it (./wal-sync.ts); without one
- * (`:memory:`), the connection's own FULL commit. `onCommitted` sees the
- * result as soon as it is committed (visible to this process, not yet
- * durable). Errors of the transaction are mapped as `mapped` does; the
- * promise rejects with them.
+ * A durable commit: with a WalSync (a file in WAL mode), `transaction` runs
+ * at once in the connection's deferred turn (StatementCache.inTurn: in its
+ * transaction, not in a savepoint; should it throw, the turn is rolled
+ * back), and the promise resolves once the turn has committed and an
+ * fdatasync of the WAL, off the event loop, has covered it
+ * (./wal-sync.ts); without one (`:memory:`), a transaction of its own with
+ * the connection's FULL commit.
+ *
+ * `onCommitted` sees the result at once: the rows are visible to this
+ * process, not yet committed. What it sets off (the journey writes an
+ * event's announcement causes) joins the same COMMIT, one instead of two
+ * per events batch. Should that COMMIT fail (a full disk), the batch's
+ * callers get the error and everything written in the turn is undone with
+ * it, as a power cut before the fdatasync would: a retried event is stored
+ * and handled again (at least once, docs/storage.md).
+ *
+ * Errors of the transaction are mapped as `mapped` does; the promise
+ * rejects with them, and with the COMMIT's error, mapped too.
  */
 export async function runDurable<R>(
   cache: StatementCache,
@@ -41,8 +52,18 @@ export async function runDurable<R>(
   transaction: () => R,
   onCommitted?: (result: R) => void,
 ): Promise<R> {
-  const result = wal ? mapped(() => runDeferred(cache, transaction)) : mapped(transaction);
+  if (!wal) {
+    const result = mapped(() => cache.immediate(transaction));
+    onCommitted?.(result);
+    return result;
+  }
+  const result = mapped(() => cache.inTurn(transaction));
   onCommitted?.(result);
-  if (wal) await wal.sync();
+  try {
+    await cache.turnCommitted();
+  } catch (error) {
+    throw mapSqliteError(error);
+  }
+  await wal.sync();
   return result;
 }

@@ -119,12 +119,7 @@ export class SqliteEventStore implements EventStore {
         return { ok: true, value: events.map((event) => this.appendOne(event)) };
       });
     // announce() turns the outcome of a call whose onCommitted threw into its failure.
-    return runDurable(
-      this.cache,
-      this.wal,
-      () => this.cache.immediate(run),
-      (outcomes) => announce(items, outcomes),
-    );
+    return runDurable(this.cache, this.wal, run, (outcomes) => announce(items, outcomes));
   }
 
   private checkContactIds(events: NewEvent[]): void {

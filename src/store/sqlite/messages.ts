@@ -165,7 +165,7 @@ export class SqliteMessageStore implements MessageStore {
           return { ok: false, error: mapSqliteError(error, { id: item.message.id }) };
         }
       });
-    return runDurable(cache, this.wal, () => cache.immediate(acceptAll));
+    return runDurable(cache, this.wal, acceptAll);
   }
 
   private acceptOne({ message, idempotency, leaseTo }: AcceptItem): AcceptResult {

@@ -142,4 +142,95 @@ describe('StatementCache: the deferred turn', () => {
       assert.equal(synchronous(cache), 2);
     });
   });
+
+  it('a turn opened in a callback commits after the promise continuations it set off, then tells its waiters', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      const seen: string[][] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          // As an events batch does: written in the turn from a callback, then announced.
+          cache.deferred(() => cache.get(INSERT).run('a'));
+          void Promise.resolve()
+            .then(() => cache.deferred(() => cache.get(INSERT).run('b')))
+            .then(() => cache.deferred(() => cache.get(INSERT).run('c')));
+          seen.push(committed(reader));
+          cache.turnCommitted().then(() => {
+            seen.push(committed(reader));
+            resolve();
+          }, reject);
+        });
+      });
+      await done;
+      assert.deepEqual(
+        seen,
+        [[], ['a', 'b', 'c']],
+        'one COMMIT for the callback and its continuations',
+      );
+      assert.equal(synchronous(cache), 2);
+      await cache.turnCommitted(); // no turn open: at once
+    });
+  });
+
+  it('a COMMIT that fails rejects the waiters, undoes the turn, and is told to the next deferred caller', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      // A deferred foreign key is checked at COMMIT: the way to make one fail here.
+      cache.db.pragma('foreign_keys = ON');
+      cache.db.exec(`CREATE TABLE child (id TEXT PRIMARY KEY,
+        parent TEXT REFERENCES t (id) DEFERRABLE INITIALLY DEFERRED)`);
+      cache.deferred(() => cache.get(INSERT).run('a'));
+      cache.deferred(() =>
+        cache.get('INSERT INTO child (id, parent) VALUES (?, ?)').run('k', 'nope'),
+      );
+      await assert.rejects(cache.turnCommitted(), /FOREIGN KEY constraint failed/);
+      assert.deepEqual(committed(reader), [], 'the whole turn was undone');
+      assert.equal(cache.db.inTransaction, false);
+      assert.equal(synchronous(cache), 2);
+      assert.throws(() => cache.deferred(() => cache.get(INSERT).run('b')), /FOREIGN KEY/);
+      cache.deferred(() => cache.get(INSERT).run('b'));
+      await cache.turnCommitted();
+      assert.deepEqual(committed(reader), ['b']);
+    });
+  });
+
+  it('a turn an error rolled back before its COMMIT rejects its waiters', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      cache.deferred(() => cache.get(INSERT).run('a'));
+      const waiting = cache.turnCommitted();
+      cache.db.prepare('ROLLBACK').run(); // what SQLite does on SQLITE_FULL or SQLITE_IOERR
+      await assert.rejects(waiting, { code: 'ERR_STORE_UNAVAILABLE' });
+      assert.deepEqual(committed(reader), []);
+      assert.equal(synchronous(cache), 2);
+    });
+  });
+
+  it('inTurn() writes in the turn itself; should it throw, the whole turn is undone and its waiters told', async () => {
+    await withFiles(async ({ cache, reader }) => {
+      cache.deferred(() => cache.get(INSERT).run('a'));
+      cache.inTurn(() => cache.get(INSERT).run('b'));
+      await cache.turnCommitted();
+      assert.deepEqual(committed(reader), ['a', 'b'], 'one turn, committed together');
+
+      cache.deferred(() => cache.get(INSERT).run('c'));
+      const waiting = cache.turnCommitted();
+      assert.throws(
+        () =>
+          cache.inTurn(() => {
+            cache.get(INSERT).run('d');
+            cache.get(INSERT).run('a');
+          }),
+        /UNIQUE constraint failed/,
+      );
+      await assert.rejects(waiting, /UNIQUE constraint failed/);
+      assert.equal(cache.db.inTransaction, false);
+      assert.equal(synchronous(cache), 2);
+      assert.throws(() => cache.deferred(() => cache.get(INSERT).run('e')), /UNIQUE/);
+      cache.deferred(() => {
+        cache.get(INSERT).run('e');
+        // Inside deferred work, a savepoint: its failure undoes only itself.
+        assert.throws(() => cache.inTurn(() => cache.get(INSERT).run('a')), /UNIQUE/);
+      });
+      await cache.turnCommitted();
+      assert.deepEqual(committed(reader), ['a', 'b', 'e'], 'c and d were undone with their turn');
+    });
+  });
 });

@@ -1,4 +1,9 @@
 import type Database from 'better-sqlite3';
+import { unavailableError } from '../store-errors.js';
+
+/** A turn an error (SQLITE_FULL, SQLITE_IOERR) rolled back before its COMMIT. */
+const rolledBack = (): Error =>
+  unavailableError('a write error rolled back the transaction before it committed');
 
 interface Cached {
   statement: Database.Statement<unknown[], unknown>;
@@ -18,14 +23,17 @@ interface Cached {
  * durable event should a power cut undo it, docs/storage.md) run through
  * deferred(): at once, each in a savepoint of one transaction that stays
  * open until the current microtask checkpoint has run dry, and commits
- * then (a process.nextTick queued from a promise continuation runs once
- * the microtask queue is empty, before the event loop moves on). All the
- * steps of all the events a commit announced thus share one COMMIT: a
- * journey's four writes were four transactions, and their commits were
- * the largest share of a triggered email's CPU (bench/triggers).
+ * then (a process.nextTick queued from a microtask runs once the microtask
+ * queue is empty, before the event loop moves on). All the steps of all
+ * the events a commit announced thus share one COMMIT: a journey's four
+ * writes were four transactions, and their commits were the largest share
+ * of a triggered email's CPU (bench/triggers). Durable batches (events,
+ * accepts) are written in the turn too, and wait for its COMMIT
+ * (turnCommitted()) and then for an fdatasync (./deferred-commit.ts): the
+ * journey writes their announcement causes join the same COMMIT.
  *
  * Nothing else may write inside that transaction: it commits with
- * `synchronous=NORMAL` and after its callers were answered. So every other
+ * `synchronous=NORMAL` and after its deferred callers were answered. So every other
  * way to write commits the turn first: immediate(), transaction(), and a
  * statement from get() that writes, fetched outside deferred work (an
  * autocommit write). Reads run inside it and see its rows, as they would
@@ -53,7 +61,17 @@ export class StatementCache {
   private inDeferred = 0;
   /** Why the last turn failed to commit, told to the next deferred() caller. */
   private turnError: Error | undefined;
+  /** Who waits for the open turn's COMMIT (turnCommitted()). */
+  private turnWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly endTurn = (): void => this.commitTurn();
+  /**
+   * Queued as a microtask, so that the nextTick it queues runs once the
+   * microtask queue has run dry, also when the turn was opened outside a
+   * microtask (a timer, an I/O callback): Node runs the nextTick queue
+   * before the microtasks of a callback, and the turn would commit before
+   * the promise continuations of that callback could join it.
+   */
+  private readonly endTurnSoon = (): void => void process.nextTick(this.endTurn);
 
   constructor(readonly db: Database.Database) {
     this.transactionOf = db.transaction((work: () => unknown) => work());
@@ -92,28 +110,7 @@ export class StatementCache {
    * only for writes that a replay restores (see the class comment).
    */
   deferred<R>(work: () => R): R {
-    if (this.turnError !== undefined) {
-      const error = this.turnError;
-      this.turnError = undefined;
-      throw error;
-    }
-    // An error can roll the transaction back under the turn (SQLITE_FULL, SQLITE_IOERR).
-    if (this.turnOpen && !this.db.inTransaction) {
-      this.turnOpen = false;
-      this.leaveNormal();
-    }
-    if (!this.turnOpen) {
-      // The safety level cannot change inside a transaction: NORMAL from before BEGIN to after COMMIT.
-      this.enterNormal();
-      try {
-        this.pragmas.begin.run();
-      } catch (error) {
-        this.leaveNormal();
-        throw error;
-      }
-      this.turnOpen = true;
-      process.nextTick(this.endTurn);
-    }
+    this.openTurn();
     this.inDeferred += 1;
     try {
       return this.transactionOf(work) as R;
@@ -123,9 +120,87 @@ export class StatementCache {
   }
 
   /**
+   * Runs `work` at once in this turn's transaction itself, not in a
+   * savepoint: for a durable batch (an events batch, accepts:
+   * ./deferred-commit.ts). A savepoint copies each page it changes to
+   * SQLite's statement journal, which spills to a temporary file past
+   * 64 KiB (16 pages), and every later savepoint of the transaction then
+   * writes to that file: a batch of a few events in a savepoint made each
+   * journey write of its turn cost twice as much (bench/triggers).
+   * Should `work` throw, the whole turn is rolled back, as an I/O error
+   * would roll it back: its waiters and the next deferred() caller get the
+   * error, and the writes of the turn replay as after a power cut
+   * (docs/storage.md). Inside deferred work, a savepoint as deferred() makes.
+   */
+  inTurn<R>(work: () => R): R {
+    if (this.inDeferred > 0) return this.transactionOf(work) as R;
+    this.openTurn();
+    this.inDeferred += 1;
+    try {
+      return work();
+    } catch (error) {
+      this.abortTurn(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    } finally {
+      this.inDeferred -= 1;
+    }
+  }
+
+  /** Opens the turn if none is open: BEGIN IMMEDIATE with NORMAL, committed once the microtask checkpoint is over. */
+  private openTurn(): void {
+    if (this.turnError !== undefined) {
+      const error = this.turnError;
+      this.turnError = undefined;
+      throw error;
+    }
+    // An error can roll the transaction back under the turn (SQLITE_FULL, SQLITE_IOERR).
+    if (this.turnOpen && !this.db.inTransaction) {
+      this.turnOpen = false;
+      this.leaveNormal();
+      this.settleWaiters(rolledBack());
+    }
+    if (this.turnOpen) return;
+    // The safety level cannot change inside a transaction: NORMAL from before BEGIN to after COMMIT.
+    this.enterNormal();
+    try {
+      this.pragmas.begin.run();
+    } catch (error) {
+      this.leaveNormal();
+      throw error;
+    }
+    this.turnOpen = true;
+    queueMicrotask(this.endTurnSoon);
+  }
+
+  /** Rolls the open turn back: its waiters get `error`, and so does the next deferred() caller. */
+  private abortTurn(error: Error): void {
+    if (!this.turnOpen) return;
+    this.turnOpen = false;
+    this.turnError = error;
+    try {
+      if (this.db.open && this.db.inTransaction) this.pragmas.rollback.run();
+    } finally {
+      if (this.db.open) this.leaveNormal();
+      else this.normalDepth = 0;
+      this.settleWaiters(error);
+    }
+  }
+
+  /**
+   * Resolves once the open turn has committed (at once when none is open),
+   * or rejects with what undid it: how a durable write made in the turn
+   * learns that its COMMIT happened (./deferred-commit.ts).
+   */
+  turnCommitted(): Promise<void> {
+    if (!this.turnOpen) return Promise.resolve();
+    return new Promise((resolve, reject) => this.turnWaiters.push({ resolve, reject }));
+  }
+
+  /**
    * Commits the deferred turn now, if one is open (with `synchronous=NORMAL`).
    * Should the COMMIT fail (a full disk), the turn is rolled back, as a
-   * power cut would undo it, and the next deferred() caller gets the error.
+   * power cut would undo it; its waiters and the next deferred() caller get
+   * the error.
    */
   commitTurn(): void {
     // Inside deferred work (a write nested in it) the turn goes on: what runs is a savepoint of it.
@@ -133,16 +208,31 @@ export class StatementCache {
     this.turnOpen = false;
     if (!this.db.open) {
       this.normalDepth = 0; // closing rolled the turn back
+      this.settleWaiters(unavailableError('the store closed before the write committed'));
       return;
     }
+    let failure: Error | undefined;
     try {
       // Not in a transaction: an error rolled it back already.
       if (this.db.inTransaction) this.pragmas.commit.run();
+      else failure = rolledBack();
     } catch (error) {
-      this.turnError = error instanceof Error ? error : new Error('the deferred commit failed');
+      failure = error instanceof Error ? error : new Error('the deferred commit failed');
+      this.turnError = failure;
       if (this.db.inTransaction) this.pragmas.rollback.run();
     } finally {
       this.leaveNormal();
+      this.settleWaiters(failure);
+    }
+  }
+
+  private settleWaiters(failure: Error | undefined): void {
+    if (this.turnWaiters.length === 0) return;
+    const waiters = this.turnWaiters;
+    this.turnWaiters = [];
+    for (const waiter of waiters) {
+      if (failure) waiter.reject(failure);
+      else waiter.resolve();
     }
   }
 
