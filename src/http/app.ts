@@ -46,6 +46,7 @@ import { complaintRoutes } from './routes/complaints.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { MAX_TOKEN_LENGTH, trackingRoutes } from './routes/tracking.js';
 import { dashboardRoutes, type DashboardDeps } from './ui/ui-routes.js';
+import { lazyRequestLogger } from './request-logger.js';
 
 export interface AppDeps {
   store: Store;
@@ -136,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // thousands of messages a second; requests are logged at debug below,
     // and errors by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyRequestLogger,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true },
     },
