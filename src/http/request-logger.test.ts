@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { fastify, LogController } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createLogger } from '../observability/logger.js';
 import { lazyRequestLogger } from './request-logger.js';
 
 /** An app on a real pino logger that writes to memory, counting the children it makes. */
-function appWithLogger(): { app: ReturnType<typeof fastify>; lines: string[]; made: () => number } {
+function appWithLogger(): { app: FastifyInstance; lines: string[]; made: () => number } {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -22,18 +22,19 @@ function appWithLogger(): { app: ReturnType<typeof fastify>; lines: string[]; ma
     return child(...args);
   }) as typeof logger.child;
   // As the app has it (app.ts): requests themselves are not logged at info.
+  const loggerInstance: FastifyBaseLogger = logger;
   const app = fastify({
-    loggerInstance: logger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyRequestLogger,
   });
-  app.get('/quiet', async (request) => {
+  app.get('/quiet', (request, reply) => {
     request.log.debug('below the level: nothing');
-    return { ok: true };
+    void reply.send({ ok: true });
   });
-  app.get('/loud', async (request) => {
+  app.get('/loud', (request, reply) => {
     request.log.info({ apiKey: 'sk_live_secret' }, 'hello');
-    return { ok: true };
+    void reply.send({ ok: true });
   });
   return { app, lines, made: () => children };
 }
