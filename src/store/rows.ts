@@ -11,6 +11,7 @@ import type {
   AttemptOutcome,
   AttemptRecord,
   ClaimedMessage,
+  ContactSnapshot,
   MessageStatus,
   NewMessage,
   StoredMessage,
@@ -172,12 +173,59 @@ export function messageFromRow(row: MessageRow, decode: JsonDecoder): StoredMess
   return message;
 }
 
+/**
+ * What messageFromRow returns for `message` once inserted already leased to
+ * `lease.owner` (status `sending`, due when the lease runs out), built
+ * without reading the row back: its variables and headers are the given
+ * objects, not parsed copies.
+ */
+export function leasedFromNew(
+  message: NewMessage,
+  lease: { owner: string; until: number },
+): StoredMessage {
+  const leased: StoredMessage = {
+    id: message.id,
+    stream: message.stream,
+    from: address(message.from.email, message.from.name ?? null),
+    to: address(message.to.email, message.to.name ?? null),
+    variables: message.variables,
+    headers: message.headers,
+    messageId: message.messageId,
+    createdAt: message.createdAt,
+    expiresAt: message.expiresAt,
+    status: 'sending',
+    attempts: 0,
+    dueAt: lease.until,
+    updatedAt: message.createdAt,
+    leaseOwner: lease.owner,
+  };
+  if (message.replyTo)
+    leased.replyTo = address(message.replyTo.email, message.replyTo.name ?? null);
+  if (message.templateId !== undefined) leased.templateId = message.templateId;
+  if (message.subject !== undefined) leased.subject = message.subject;
+  if (message.html !== undefined) leased.html = message.html;
+  if (message.text !== undefined) leased.text = message.text;
+  if (message.campaignId !== undefined) leased.campaignId = message.campaignId;
+  if (message.variant !== undefined) leased.variant = message.variant;
+  if (message.eventReceivedAt !== undefined) leased.eventReceivedAt = message.eventReceivedAt;
+  return leased;
+}
+
 export function claimedFromRow(row: ClaimedMessageRow, decode: JsonDecoder): ClaimedMessage {
   const message: ClaimedMessage = messageFromRow(row, decode);
   if (row.contact_id !== null) {
-    message.contact = { id: row.contact_id, attributes: asRecord(decode(row.contact_attributes)) };
+    message.contact = contactSnapshot(row.contact_id, row.contact_attributes, decode);
   }
   return message;
+}
+
+/** A claimed message's contact, from its id and attributes columns. */
+export function contactSnapshot(
+  id: string,
+  attributes: unknown,
+  decode: JsonDecoder,
+): ContactSnapshot {
+  return { id, attributes: asRecord(decode(attributes)) };
 }
 
 export interface AttemptRow {

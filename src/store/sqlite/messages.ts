@@ -27,6 +27,8 @@ import { GroupCommit, type ItemOutcome } from '../group-commit.js';
 import {
   attemptFromRow,
   claimedFromRow,
+  contactSnapshot,
+  leasedFromNew,
   decodeJsonText,
   MESSAGE_INSERT_COLUMNS,
   messageFromRow,
@@ -78,8 +80,7 @@ export const OUTBOX_SQL = {
   // A message stored already claimed (AcceptOptions.leaseTo): as a claim leaves it.
   insertLeased: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')}, lease_owner)
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}, ?)`,
-  claimedById: `SELECT m.*, c.id AS contact_id, c.attributes AS contact_attributes
-    FROM messages m LEFT JOIN contacts c ON c.email = m.to_email WHERE m.id = ?`,
+  contactOf: `SELECT id, attributes FROM contacts WHERE email = ?`,
   insertIgnoring: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
   campaignSending: `SELECT 1 FROM campaigns WHERE id = ? AND status = 'sending'`,
@@ -199,7 +200,12 @@ export class SqliteMessageStore implements MessageStore {
       : { kind: 'created', id: message.id };
   }
 
-  /** Inserts the message as a claim leaves it: sending, leased to `owner` until `until`. */
+  /**
+   * Inserts the message as a claim leaves it: sending, leased to `owner`
+   * until `until`. Returned as the claim's read would return it, with its
+   * contact, without reading the row back (INSERT … RETURNING costs twice a
+   * plain INSERT on SQLite, and a read back ~15 µs a triggered email).
+   */
   private insertLeased(
     message: NewMessage,
     leaseTo: { owner: string; until: number },
@@ -207,11 +213,13 @@ export class SqliteMessageStore implements MessageStore {
     const values = messageInsertValues(message, JSON.stringify);
     values[STATUS_COLUMN] = 'sending';
     values[DUE_AT_COLUMN] = leaseTo.until;
-    // INSERT … RETURNING costs twice a plain INSERT on SQLite: read the row back by its key.
     this.cache.get(OUTBOX_SQL.insertLeased).run(...values, leaseTo.owner);
-    const row = this.cache.get<ClaimedMessageRow>(OUTBOX_SQL.claimedById).get(message.id);
-    if (!row) throw new Error('the leased message was not inserted');
-    return claimedFromRow(row, decodeJsonText);
+    const claimed: ClaimedMessage = leasedFromNew(message, leaseTo);
+    const contact = this.cache
+      .get<{ id: string; attributes: string }>(OUTBOX_SQL.contactOf)
+      .get(message.to.email);
+    if (contact) claimed.contact = contactSnapshot(contact.id, contact.attributes, decodeJsonText);
+    return claimed;
   }
 
   /** One IMMEDIATE transaction: the campaign's status is read under the write lock a pause needs too. */
