@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /**
  * API keys are 32 random bytes (256 bits) behind a recognisable prefix.
@@ -12,7 +13,7 @@ export function generateApiKey(): string {
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return sha256Hex(key);
 }
 
 /** What listings show of a key: enough to tell keys apart, too little to use. */

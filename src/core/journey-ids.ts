@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import { ID_PREFIXES, timeHex } from './ids.js';
 
 /**
@@ -10,7 +10,7 @@ import { ID_PREFIXES, timeHex } from './ids.js';
  * of the parts follow.
  */
 function derived(prefix: string, time: string, ...parts: string[]): string {
-  const hash = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  const hash = sha256Hex(parts.join('\u0000'));
   return `${prefix}_${time}${hash.slice(0, 20)}`;
 }
 

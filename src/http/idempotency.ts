@@ -9,7 +9,7 @@
  * another body is refused (409). "The same body" means the same JSON value:
  * key order and white space do not matter.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../core/sha256.js';
 import { SluiceError } from '../core/errors.js';
 import type { IdempotencyClaim } from '../core/ports/store.js';
 
@@ -34,7 +34,7 @@ export function idempotencyClaim(
 }
 
 export function requestHash(body: unknown): string {
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return sha256Hex(canonicalJson(body));
 }
 
 /** JSON with object keys sorted at every depth, so equal values serialize equally. */
