@@ -361,3 +361,19 @@ export function suppressionFromRow(row: SuppressionRow): Suppression {
   if (row.source_message_id !== null) suppression.sourceMessageId = row.source_message_id;
   return suppression;
 }
+
+/**
+ * Counts by status from `SELECT status, count(*) AS n … GROUP BY status`
+ * rows: every status of `statuses` present, 0 where no row counted it,
+ * statuses not in the list ignored.
+ */
+export function countsByStatus<S extends string>(
+  statuses: readonly S[],
+  rows: readonly { status: string; n: number | string }[],
+): Record<S, number> {
+  const counts = Object.fromEntries(statuses.map((status) => [status, 0])) as Record<S, number>;
+  for (const row of rows) {
+    if (row.status in counts) counts[row.status as S] = Number(row.n);
+  }
+  return counts;
+}

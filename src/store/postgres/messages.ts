@@ -32,6 +32,7 @@ import { GroupCommit } from '../group-commit.js';
 import {
   attemptFromRow,
   claimedFromRow,
+  countsByStatus,
   decodeJsonb,
   messageFromRow,
   type AttemptRow,
@@ -287,11 +288,7 @@ export class PgMessageStore implements MessageStore {
 
   async countByStatus(): Promise<StatusCounts> {
     const rows = await this.db.rows<{ status: string; n: number }>(OUTBOX_SQL.countByStatus);
-    const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
-    for (const row of rows) {
-      if (row.status in counts) counts[row.status as keyof StatusCounts] = Number(row.n);
-    }
-    return counts;
+    return countsByStatus(MESSAGE_STATUSES, rows);
   }
 
   async nextDueAt(): Promise<number | undefined> {

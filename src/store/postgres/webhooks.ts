@@ -23,7 +23,7 @@ import {
 } from '../../core/ports/webhook-store.js';
 import type { WebhookEvent } from '../../core/webhook-events.js';
 import { fetchSize, toPage, toPageBy } from '../paging.js';
-import { decodeJsonb } from '../rows.js';
+import { countsByStatus, decodeJsonb } from '../rows.js';
 import {
   claimedFromRow,
   deliveriesBefore,
@@ -246,14 +246,8 @@ export class PgWebhookStore implements WebhookStore {
   }
 
   async countByStatus(): Promise<WebhookDeliveryCounts> {
-    const counts = Object.fromEntries(
-      WEBHOOK_DELIVERY_STATUSES.map((s) => [s, 0]),
-    ) as WebhookDeliveryCounts;
     const rows = await this.db.rows<{ status: string; n: number }>(WEBHOOK_SQL.countByStatus);
-    for (const row of rows) {
-      if (row.status in counts) counts[row.status as keyof WebhookDeliveryCounts] = row.n;
-    }
-    return counts;
+    return countsByStatus(WEBHOOK_DELIVERY_STATUSES, rows);
   }
 
   async purge(before: number): Promise<number> {

@@ -3,7 +3,9 @@
  * connection to the database file, copying WAL pages back into the file
  * with PASSIVE checkpoints, which never wait for the writer on the main
  * thread and never make it wait. Messages: 'checkpoint' runs one now;
- * 'stop' closes the connection and ends the thread. Reports each
+ * 'stop' closes the connection and ends the thread; `{ kind: 'query' }`
+ * runs a read (an aggregate over a whole table, which would hold the main
+ * thread's event loop for as long) and answers with its rows. Reports each
  * checkpoint's result, or its error, to the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -41,8 +43,35 @@ function checkpoint(): void {
   }
 }
 
+/** A read asked for by the main thread (BackgroundCheckpointer.query). */
+interface Query {
+  kind: 'query';
+  id: number;
+  sql: string;
+  params: unknown[];
+}
+
+const statements = new Map<string, Database.Statement>();
+
+function query({ id, sql, params }: Query): void {
+  try {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      if (!statement.readonly) throw new Error('only reads run on the checkpoint thread');
+      statements.set(sql, statement);
+    }
+    port?.postMessage({ kind: 'rows', id, rows: statement.all(...params) });
+  } catch (error) {
+    port?.postMessage({ kind: 'query-failed', id, message: errorMessage(error) });
+  }
+}
+
 const timer = setInterval(checkpoint, intervalMs);
 port.on('message', (message: unknown) => {
+  if (typeof message === 'object' && message !== null && (message as Query).kind === 'query') {
+    query(message as Query);
+  }
   if (message === 'checkpoint') checkpoint();
   if (message === 'stop') {
     clearInterval(timer);

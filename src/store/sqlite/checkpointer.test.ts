@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { newId } from '../../core/ids.js';
+import { newMessage } from '../contract/fixtures.js';
 import { openStore } from '../open-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -69,6 +70,40 @@ describe('background checkpointer (SQLite)', () => {
       assert.equal(row.n, 12_000);
     } finally {
       db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the counts by status off the event loop, and refuses to write', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-checkpoint-'));
+    const errors: string[] = [];
+    const store = (await openStore(`sqlite:${join(dir, 'sluice.db')}`, {
+      sqliteCheckpoint: { intervalMs: 60_000, onError: (message) => errors.push(message) },
+    })) as SqliteStore;
+    try {
+      await store.migrate();
+      const checkpointer = await store.checkpointInBackground({
+        intervalMs: 60_000,
+        onError: (message) => errors.push(message),
+      });
+      assert.ok(checkpointer);
+      for (const to of ['a@example.test', 'b@example.test']) {
+        await store.messages.accept(newMessage({ to: { email: to } }));
+      }
+      const before = checkpointer.reads;
+      const counts = await store.messages.countByStatus();
+      assert.equal(counts.queued, 2);
+      assert.equal(counts.delivered, 0);
+      assert.equal((await store.webhooks.countByStatus()).pending, 0);
+      assert.equal(checkpointer.reads, before + 2, 'both were read on the thread');
+      await assert.rejects(
+        checkpointer.query('DELETE FROM messages') ?? Promise.resolve(),
+        /only reads run on the checkpoint thread/,
+      );
+      assert.equal((await store.messages.countByStatus()).queued, 2);
+      assert.deepEqual(errors, []);
+    } finally {
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -21,6 +21,7 @@
  * as before; a checkpoint only moves pages that are already durable.
  */
 import { Worker } from 'node:worker_threads';
+import { unavailableError } from '../store-errors.js';
 
 export interface CheckpointerOptions {
   path: string;
@@ -30,10 +31,27 @@ export interface CheckpointerOptions {
   onError: (message: string) => void;
 }
 
+interface WorkerMessage {
+  kind: 'ready' | 'checkpointed' | 'error' | 'rows' | 'query-failed';
+  copied?: number;
+  message?: string;
+  id?: number;
+  rows?: unknown[];
+}
+
 export class BackgroundCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
   private stopping = false;
+  private running = true;
+  /** Reads sent to the thread and not answered yet, by id. */
+  private readonly pending = new Map<
+    number,
+    { resolve: (rows: unknown[]) => void; reject: (error: Error) => void }
+  >();
+  private nextQuery = 1;
+  /** Reads answered on the thread (for tests). */
+  reads = 0;
   /** Pages copied back so far (for tests). */
   copied = 0;
   checkpoints = 0;
@@ -41,14 +59,20 @@ export class BackgroundCheckpointer {
   private constructor(worker: Worker, onError: (message: string) => void) {
     this.worker = worker;
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (message: { kind: string; copied?: number; message?: string }) => {
+    worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'checkpointed') {
         this.checkpoints += 1;
         this.copied += message.copied ?? 0;
       } else if (message.kind === 'error') onError(`WAL checkpoint failed: ${message.message}`);
+      else if (message.kind === 'rows' || message.kind === 'query-failed') this.answer(message);
     });
     worker.on('error', (error) => onError(`the checkpoint thread failed: ${error.message}`));
     worker.once('exit', (code) => {
+      this.running = false;
+      for (const { reject } of this.pending.values()) {
+        reject(unavailableError('the checkpoint thread ended before it answered'));
+      }
+      this.pending.clear();
       if (!this.stopping) onError(`the checkpoint thread exited (${code})`);
     });
     // It must not keep a CLI command or a test alive.
@@ -71,6 +95,35 @@ export class BackgroundCheckpointer {
       worker.once('error', reject);
     });
     return new BackgroundCheckpointer(worker, options.onError);
+  }
+
+  /**
+   * Runs a read on the thread's connection and resolves with its rows:
+   * for aggregates over whole tables (metrics), which hold the event loop
+   * for as long as they take when run on the main connection (60 ms for a
+   * count by status over 1M messages). It sees what is committed, not the
+   * main connection's open transaction. Undefined once the thread is
+   * stopping or gone: the caller reads on its own connection instead.
+   */
+  query<R>(sql: string, params: unknown[] = []): Promise<R[]> | undefined {
+    if (!this.running || this.stopping) return undefined;
+    const id = this.nextQuery++;
+    // An answer on its way keeps the process alive (the thread is unref'd otherwise).
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise<R[]>((resolve, reject) => {
+      this.pending.set(id, { resolve: (rows) => resolve(rows as R[]), reject });
+      this.worker.postMessage({ kind: 'query', id, sql, params });
+    });
+  }
+
+  private answer(message: WorkerMessage): void {
+    const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
+    if (!waiter || message.id === undefined) return;
+    this.pending.delete(message.id);
+    if (this.pending.size === 0 && !this.stopping) this.worker.unref();
+    this.reads += 1;
+    if (message.kind === 'rows') waiter.resolve(message.rows ?? []);
+    else waiter.reject(new Error(`a read on the checkpoint thread failed: ${message.message}`));
   }
 
   /** Asks for a checkpoint now (tests; the timer does it otherwise). */

@@ -27,6 +27,7 @@ import { GroupCommit, type ItemOutcome } from '../group-commit.js';
 import {
   attemptFromRow,
   claimedFromRow,
+  countsByStatus,
   contactSnapshot,
   leasedFromNew,
   decodeJsonText,
@@ -366,15 +367,12 @@ export class SqliteMessageStore implements MessageStore {
     return promised(() => this.cache.get(OUTBOX_SQL.reclaimAbandoned).run(now, now).changes);
   }
 
-  countByStatus(): Promise<StatusCounts> {
-    return promised(() => {
-      const rows = this.cache.get<{ status: string; n: number }>(OUTBOX_SQL.countByStatus).all();
-      const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as StatusCounts;
-      for (const row of rows) {
-        if (row.status in counts) counts[row.status as keyof StatusCounts] = row.n;
-      }
-      return counts;
-    });
+  /** Off the event loop when it can be (StatementCache.readAll): O(messages), read at each metrics scrape. */
+  async countByStatus(): Promise<StatusCounts> {
+    const rows = await this.cache
+      .readAll<{ status: string; n: number }>(OUTBOX_SQL.countByStatus)
+      .catch((error: unknown) => Promise.reject(mapSqliteError(error)));
+    return countsByStatus(MESSAGE_STATUSES, rows);
   }
 
   nextDueAt(): Promise<number | undefined> {

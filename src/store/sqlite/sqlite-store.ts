@@ -195,15 +195,20 @@ export class SqliteStore implements Store {
 
   /**
    * Hands checkpoints to a thread of their own (./checkpointer.ts) for a
-   * long-running server; a file only (`:memory:` has no WAL). Idempotent.
+   * long-running server; a file only (`:memory:` has no WAL). The thread
+   * also takes the reads made through StatementCache.readAll (counts by
+   * status for metrics), off the event loop. Idempotent.
    */
   async checkpointInBackground(options: {
     intervalMs: number;
     onError: (message: string) => void;
   }): Promise<BackgroundCheckpointer | undefined> {
     if (this.checkpointer || this.db.memory) return this.checkpointer;
-    this.checkpointer = await BackgroundCheckpointer.start({ path: this.db.name, ...options });
-    return this.checkpointer;
+    const checkpointer = await BackgroundCheckpointer.start({ path: this.db.name, ...options });
+    this.checkpointer = checkpointer;
+    this.cache.offThread = <R>(sql: string, params: unknown[]) =>
+      checkpointer.query<R>(sql, params);
+    return checkpointer;
   }
 
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
@@ -211,6 +216,7 @@ export class SqliteStore implements Store {
     await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
     if (this.db.open) this.cache.commitTurn();
     await this.walSync?.close();
+    this.cache.offThread = undefined;
     await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }

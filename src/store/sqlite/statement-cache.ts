@@ -267,6 +267,26 @@ export class StatementCache {
     if (this.normalDepth === 0) this.db.exec('PRAGMA synchronous = FULL');
   }
 
+  /**
+   * Runs a read off the event loop where a thread with its own connection
+   * takes reads (the background checkpointer: SqliteStore sets it), on this
+   * connection otherwise. For aggregates over whole tables (metrics) that
+   * may take longer than anything should hold the loop; it sees only what
+   * is committed.
+   */
+  readAll<R>(sql: string, ...params: unknown[]): Promise<R[]> {
+    const offThread = this.offThread?.<R>(sql, params);
+    if (offThread) return offThread;
+    try {
+      return Promise.resolve(this.get<R>(sql).all(...params));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Where readAll() runs its reads; undefined when it may not (then on this connection). */
+  offThread: (<R>(sql: string, params: unknown[]) => Promise<R[]> | undefined) | undefined;
+
   get<R = unknown>(sql: string): Database.Statement<unknown[], R> {
     let cached = this.statements.get(sql);
     if (!cached) {

@@ -22,7 +22,7 @@ import {
 } from '../../core/ports/webhook-store.js';
 import type { WebhookEvent } from '../../core/webhook-events.js';
 import { fetchSize, toPage, toPageBy } from '../paging.js';
-import { decodeJsonText } from '../rows.js';
+import { countsByStatus, decodeJsonText } from '../rows.js';
 import {
   claimedFromRow,
   deliveriesBefore,
@@ -33,7 +33,7 @@ import {
   type WebhookEndpointRow,
 } from '../webhook-rows.js';
 import { runDeferred } from './deferred-commit.js';
-import { promised } from './sqlite-errors.js';
+import { mapSqliteError, promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
 const LIVE = `status IN ('pending', 'sending')`;
@@ -277,17 +277,12 @@ export class SqliteWebhookStore implements WebhookStore {
     );
   }
 
-  countByStatus(): Promise<WebhookDeliveryCounts> {
-    return promised(() => {
-      const counts = Object.fromEntries(
-        WEBHOOK_DELIVERY_STATUSES.map((s) => [s, 0]),
-      ) as WebhookDeliveryCounts;
-      const rows = this.cache.get<{ status: string; n: number }>(WEBHOOK_SQL.countByStatus).all();
-      for (const row of rows) {
-        if (row.status in counts) counts[row.status as keyof WebhookDeliveryCounts] = row.n;
-      }
-      return counts;
-    });
+  /** Off the event loop when it can be (StatementCache.readAll): O(deliveries), read at each metrics scrape. */
+  async countByStatus(): Promise<WebhookDeliveryCounts> {
+    const rows = await this.cache
+      .readAll<{ status: string; n: number }>(WEBHOOK_SQL.countByStatus)
+      .catch((error: unknown) => Promise.reject(mapSqliteError(error)));
+    return countsByStatus(WEBHOOK_DELIVERY_STATUSES, rows);
   }
 
   purge(before: number): Promise<number> {
