@@ -20,7 +20,10 @@
  *
  * Guarantees: at least once per batch (a crash between the write and the
  * save repeats the batch), exactly once per message (the repeat creates
- * nothing: UNIQUE (campaign_id, to_email)); the variant counter is saved
+ * nothing: UNIQUE (campaign_id, to_email)); on SQLite the batch and the save
+ * commit without an fsync of their own, so a power cut can undo the last
+ * batches with their cursors, and messages of those already sent go out
+ * again (at least once, docs/storage.md); the variant counter is saved
  * with the cursor, so a repeated batch assigns the same variants. A pause
  * or cancel stops the loop at its next write (acceptBatch writes nothing
  * for a campaign that is not `sending`, and the save fails).

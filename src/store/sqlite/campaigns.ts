@@ -31,6 +31,7 @@ import {
 } from '../campaign-rows.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { decodeJsonText } from '../rows.js';
+import { runDeferred } from './deferred-commit.js';
 import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
@@ -286,21 +287,25 @@ export class SqliteCampaignStore implements CampaignStore {
     });
   }
 
+  /** Deferred, as the batch it follows is (messages.acceptBatch). */
   saveFanOut(id: string, save: FanOutSave): Promise<boolean> {
-    return promised(
-      () =>
-        this.cache
-          .get(CAMPAIGN_SQL.saveFanOut)
-          .run(
-            JSON.stringify(save.progress),
-            save.progress.phase,
-            save.winner ?? null,
-            save.testEndsAt ?? null,
-            save.leaseUntil,
-            save.at,
-            id,
-            save.owner,
-          ).changes > 0,
+    return promised(() =>
+      runDeferred(
+        this.cache,
+        () =>
+          this.cache
+            .get(CAMPAIGN_SQL.saveFanOut)
+            .run(
+              JSON.stringify(save.progress),
+              save.progress.phase,
+              save.winner ?? null,
+              save.testEndsAt ?? null,
+              save.leaseUntil,
+              save.at,
+              id,
+              save.owner,
+            ).changes > 0,
+      ),
     );
   }
 

@@ -238,7 +238,11 @@ export class SqliteMessageStore implements MessageStore {
       }
       return created;
     });
-    return promised(() => run.immediate());
+    // Deferred (no fsync of its own, on the event loop): a batch lost to a power
+    // cut is written again when the fan-out resumes from its saved cursor, which
+    // commits after it (the WAL keeps commits in order). Its messages may have
+    // been sent meanwhile: at least once, as after any crash (docs/storage.md).
+    return promised(() => runDeferred(this.cache, () => run.immediate()));
   }
 
   get(id: string): Promise<StoredMessage | undefined> {

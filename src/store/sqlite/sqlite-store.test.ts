@@ -8,6 +8,7 @@ import { runStoreContract, type StoreHandle } from '../contract/store-contract.j
 import { CAMPAIGN_SQL } from './campaigns.js';
 import { OUTBOX_SQL } from './messages.js';
 import { openSqliteStore } from './sqlite-store.js';
+import type { StatementCache } from './statement-cache.js';
 import { withQueryPlans } from './test-support.js';
 
 async function makeStore(): Promise<StoreHandle> {
@@ -65,6 +66,44 @@ describe('sqlite deferred commits', () => {
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite campaign fan-out writes', () => {
+  it('commit deferred (synchronous=NORMAL, no fsync on the event loop), and restore FULL', async () => {
+    const handle = await makeStore();
+    const { store } = handle;
+    try {
+      await store.migrate();
+      // Each commit made with NORMAL goes through withNormalSync: count them.
+      const cache = (store as unknown as { cache: StatementCache }).cache;
+      const withNormalSync = cache.withNormalSync.bind(cache);
+      let deferred = 0;
+      cache.withNormalSync = <R>(fn: () => R): R => {
+        deferred += 1;
+        return withNormalSync(fn);
+      };
+      const created = await store.messages.acceptBatch([
+        newMessage({ to: { email: 'a@example.test' } }),
+        newMessage({ to: { email: 'b@example.test' } }),
+      ]);
+      assert.equal(created, 2);
+      assert.equal(deferred, 1, 'the batch');
+      assert.equal(
+        await store.campaigns.saveFanOut('cmp_nope', {
+          owner: 'n1',
+          progress: { phase: 'all', assigned: 0, created: 0, skippedSuppressed: 0 },
+          at: 1,
+          leaseUntil: 2,
+        }),
+        false,
+        'no such campaign: nothing saved',
+      );
+      assert.equal(deferred, 2, 'the cursor');
+      assert.equal(cache.db.pragma('synchronous', { simple: true }), 2, 'FULL again');
+    } finally {
+      await handle.cleanup();
     }
   });
 });
