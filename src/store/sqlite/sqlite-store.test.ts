@@ -108,6 +108,38 @@ describe('sqlite campaign fan-out writes', () => {
   });
 });
 
+describe('sqlite engagement records', () => {
+  it('that arrive together share one transaction and one fdatasync; a duplicate fails alone', async () => {
+    const handle = await makeStore();
+    const { store } = handle;
+    try {
+      await store.migrate();
+      const wal = (store as unknown as { walSync: { syncs: number } }).walSync;
+      await store.messages.accept(newMessage()); // the WAL file exists
+      const before = wal.syncs;
+      const hit = (i: number) => ({
+        id: `eng_${String(i).padStart(4, '0')}`,
+        kind: 'open' as const,
+        messageId: 'msg_x',
+        email: `r${i}@example.test`,
+        at: 1_000 + i,
+      });
+      const results = await Promise.allSettled([
+        ...Array.from({ length: 20 }, (_, i) => store.engagement.record(hit(i))),
+        store.engagement.record(hit(3)),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [...Array.from({ length: 20 }, () => 'fulfilled'), 'rejected'],
+      );
+      assert.equal(wal.syncs - before, 1, 'one fdatasync for the batch');
+      assert.equal((await store.engagement.forMessage('msg_x')).length, 20);
+    } finally {
+      await handle.cleanup();
+    }
+  });
+});
+
 describe('sqlite backstop cursor', () => {
   it('claims and moves in the deferred turn (no fsync of its own), and the move is committed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));

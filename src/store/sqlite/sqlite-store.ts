@@ -139,7 +139,7 @@ export class SqliteStore implements Store {
     this.suppressions = new SqliteSuppressionStore(this.cache);
     this.events = new SqliteEventStore(this.cache, options.acceptBatch, wal);
     this.segments = new SqliteSegmentStore(this.cache);
-    this.engagement = new SqliteEngagementStore(this.cache);
+    this.engagement = new SqliteEngagementStore(this.cache, wal);
     this.journeys = new SqliteJourneyStore(this.cache);
     this.webhooks = new SqliteWebhookStore(this.cache);
     this.complaints = new SqliteComplaintStore(this.cache);
@@ -213,7 +213,12 @@ export class SqliteStore implements Store {
 
   /** Lets accepts and appends already submitted commit, then closes the file (checkpointing the WAL). */
   async close(): Promise<void> {
-    await Promise.all([this.messages.close(), this.events.close(), this.journeys.close()]);
+    await Promise.all([
+      this.messages.close(),
+      this.events.close(),
+      this.engagement.close(),
+      this.journeys.close(),
+    ]);
     if (this.db.open) this.cache.commitTurn();
     await this.walSync?.close();
     this.cache.offThread = undefined;
