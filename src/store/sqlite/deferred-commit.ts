@@ -18,7 +18,8 @@
  * (StatementCache.withNormalSync), so no other transaction of the
  * connection can run in between and see it.
  */
-import { mapped, mapSqliteError } from './sqlite-errors.js';
+import type { ItemOutcome } from '../group-commit.js';
+import { isConstraintError, mapped, mapSqliteError } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
 
@@ -66,4 +67,26 @@ export async function runDurable<R>(
   }
   await wal.sync();
   return result;
+}
+
+/**
+ * Writes a group commit's items, each in a savepoint of the batch's
+ * transaction: a constraint violation (a duplicate id) undoes that item
+ * alone and becomes its outcome, mapped with the values `valuesOf` gives
+ * it; any other error aborts the batch (it is thrown).
+ */
+export function itemOutcomes<T, R>(
+  cache: StatementCache,
+  items: readonly T[],
+  write: (item: T) => R,
+  valuesOf: (item: T) => Record<string, unknown>,
+): ItemOutcome<R>[] {
+  return items.map((item): ItemOutcome<R> => {
+    try {
+      return { ok: true, value: cache.savepoint(() => write(item)) };
+    } catch (error) {
+      if (!isConstraintError(error)) throw error;
+      return { ok: false, error: mapSqliteError(error, valuesOf(item)) };
+    }
+  });
 }

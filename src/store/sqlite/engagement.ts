@@ -12,8 +12,8 @@ import { engagementEvent } from '../../core/webhook-events.js';
 import { engagementFromRow, engagementValues, type EngagementRow } from '../engagement-rows.js';
 import { GroupCommit, type ItemOutcome } from '../group-commit.js';
 import { unavailableError } from '../store-errors.js';
-import { runDurable } from './deferred-commit.js';
-import { isConstraintError, mapSqliteError, promised } from './sqlite-errors.js';
+import { itemOutcomes, runDurable } from './deferred-commit.js';
+import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
 import { enqueueEvent } from './webhooks.js';
@@ -56,18 +56,16 @@ export class SqliteEngagementStore implements EngagementStore {
   private commitRecords(events: readonly EngagementEvent[]): Promise<ItemOutcome<undefined>[]> {
     const { cache } = this;
     const recordAll = (): ItemOutcome<undefined>[] =>
-      events.map((event): ItemOutcome<undefined> => {
-        try {
-          cache.savepoint(() => {
-            cache.get(SQL.insert).run(...engagementValues(event));
-            enqueueEvent(cache, engagementEvent(event));
-          });
-          return { ok: true, value: undefined };
-        } catch (error) {
-          if (!isConstraintError(error)) throw error;
-          return { ok: false, error: mapSqliteError(error, { id: event.id }) };
-        }
-      });
+      itemOutcomes(
+        cache,
+        events,
+        (event) => {
+          cache.get(SQL.insert).run(...engagementValues(event));
+          enqueueEvent(cache, engagementEvent(event));
+          return undefined;
+        },
+        (event) => ({ id: event.id }),
+      );
     return runDurable(cache, this.wal, recordAll);
   }
 

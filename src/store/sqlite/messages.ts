@@ -38,8 +38,8 @@ import {
   type ClaimedMessageRow,
   type MessageRow,
 } from '../rows.js';
-import { runDeferred, runDurable } from './deferred-commit.js';
-import { isConstraintError, mapSqliteError, promised } from './sqlite-errors.js';
+import { itemOutcomes, runDeferred, runDurable } from './deferred-commit.js';
+import { mapSqliteError, promised } from './sqlite-errors.js';
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
@@ -157,17 +157,14 @@ export class SqliteMessageStore implements MessageStore {
    * outcome; any other error aborts the transaction and fails the batch.
    */
   private commitAccepts(items: readonly AcceptItem[]): Promise<ItemOutcome<AcceptResult>[]> {
-    const { cache } = this;
     const acceptAll = (): ItemOutcome<AcceptResult>[] =>
-      items.map((item): ItemOutcome<AcceptResult> => {
-        try {
-          return { ok: true, value: cache.savepoint(() => this.acceptOne(item)) };
-        } catch (error) {
-          if (!isConstraintError(error)) throw error;
-          return { ok: false, error: mapSqliteError(error, { id: item.message.id }) };
-        }
-      });
-    return runDurable(cache, this.wal, acceptAll);
+      itemOutcomes(
+        this.cache,
+        items,
+        (item) => this.acceptOne(item),
+        (item) => ({ id: item.message.id }),
+      );
+    return runDurable(this.cache, this.wal, acceptAll);
   }
 
   private acceptOne({ message, idempotency, leaseTo }: AcceptItem): AcceptResult {
