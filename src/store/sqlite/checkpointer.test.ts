@@ -17,21 +17,31 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
+/** Long: the tests ask for each checkpoint themselves. A second start returns the first. */
+const CHECKPOINTS = { intervalMs: 60_000, onError: () => undefined };
+
+/** A migrated store on a new file, started as a server starts it; `errors` gets the thread's errors. */
+async function storeWithCheckpointer(): Promise<{
+  dir: string;
+  path: string;
+  errors: string[];
+  store: SqliteStore;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-checkpoint-'));
+  const path = join(dir, 'sluice.db');
+  const errors: string[] = [];
+  const store = (await openStore(`sqlite:${path}`, {
+    sqliteCheckpoint: { intervalMs: 60_000, onError: (message) => errors.push(message) },
+  })) as SqliteStore;
+  await store.migrate();
+  return { dir, path, errors, store };
+}
+
 describe('background checkpointer (SQLite)', () => {
   it('copies the WAL back in its own thread, so the WAL restarts instead of growing; close stops it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-checkpoint-'));
-    const path = join(dir, 'sluice.db');
-    const errors: string[] = [];
-    const store = (await openStore(`sqlite:${path}`, {
-      // Long: the test asks for each checkpoint itself.
-      sqliteCheckpoint: { intervalMs: 60_000, onError: (message) => errors.push(message) },
-    })) as SqliteStore;
+    const { dir, path, errors, store } = await storeWithCheckpointer();
     try {
-      await store.migrate();
-      const checkpointer = await store.checkpointInBackground({
-        intervalMs: 60_000,
-        onError: (message) => errors.push(message),
-      });
+      const checkpointer = await store.checkpointInBackground(CHECKPOINTS);
       assert.ok(checkpointer, 'started by openStore (and a second call returns it)');
       const write = async (round: number): Promise<void> => {
         await store.contacts.upsertMany(
@@ -75,17 +85,9 @@ describe('background checkpointer (SQLite)', () => {
   });
 
   it('takes the counts by status off the event loop, and refuses to write', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sluice-checkpoint-'));
-    const errors: string[] = [];
-    const store = (await openStore(`sqlite:${join(dir, 'sluice.db')}`, {
-      sqliteCheckpoint: { intervalMs: 60_000, onError: (message) => errors.push(message) },
-    })) as SqliteStore;
+    const { dir, errors, store } = await storeWithCheckpointer();
     try {
-      await store.migrate();
-      const checkpointer = await store.checkpointInBackground({
-        intervalMs: 60_000,
-        onError: (message) => errors.push(message),
-      });
+      const checkpointer = await store.checkpointInBackground(CHECKPOINTS);
       assert.ok(checkpointer);
       for (const to of ['a@example.test', 'b@example.test']) {
         await store.messages.accept(newMessage({ to: { email: to } }));
