@@ -377,7 +377,7 @@ export const ConfigSchema = Type.Object(
           maximum: 1000,
           default: 30,
           description:
-            'How far the JavaScript heap may grow past what survived the last full garbage collection before the next one, in percent (V8\'s `--heap-growing-percent`, set for the whole process when Sluice starts). A sending node makes garbage fast; with 30 it peaks near 195 MiB RSS for a campaign of 100,000 or 1,000,000 recipients, for ~5× as many full collections and, measured on a busy 2-core machine, ~15 % more CPU a message. `0` leaves it to V8, which with a large heap limit (a machine with 8 GB of memory or more) lets the heap grow to up to 4× what survived: ~300 MiB for the same campaign on a 24 GB machine (docs/operations.md, "Memory").',
+            'How far the JavaScript heap may grow past what survived the last full garbage collection before the next one, in percent (V8\'s `--heap-growing-percent`, set for the whole process when Sluice starts). A sending node makes garbage fast; with 30 it peaks under 200 MiB RSS for a campaign of 100,000 or 1,000,000 recipients (191 – 199 MiB measured), for 5 – 10× as many full collections and 0 – 20 % more CPU a message (docs/benchmarks.md). `0` leaves it to V8, which with a large heap limit (a machine with 8 GB of memory or more) lets the heap grow to up to 4× what survived: ~300 MiB for the same campaign on a 24 GB machine (docs/operations.md, "Memory").',
         }),
       },
       {
