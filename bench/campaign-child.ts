@@ -11,10 +11,12 @@
  *     sinks as relays of its pool; creates a campaign to the list over the
  *     API, sends it now, and times until every sink has its share (the
  *     parent watches the sinks; this process prints when told to stop).
+ *     SLUICE_BENCH_HEAP_GROWTH_PERCENT sets the node's `node.heapGrowthPercent`
+ *     (default: the product's), e.g. 0 to leave the heap to V8.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/load.js';
 import { orderedIds } from '../src/core/ids.js';
 import type { ContactUpsert } from '../src/core/ports/store.js';
@@ -60,6 +62,7 @@ async function seed(url: string, contacts: number): Promise<void> {
 
 async function send(url: string, dir: string, ports: number[], contacts: number): Promise<void> {
   const file = join(dir, 'sluice.config.json');
+  const heapGrowthPercent = process.env.SLUICE_BENCH_HEAP_GROWTH_PERCENT;
   writeFileSync(
     file,
     JSON.stringify({
@@ -74,6 +77,9 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
         maxConnections: 3,
       })),
       delivery: { concurrency: 1000, claimBatch: 500 },
+      ...(heapGrowthPercent === undefined
+        ? {}
+        : { node: { heapGrowthPercent: Number(heapGrowthPercent) } }),
     }),
   );
   const config = loadConfig({ file, env: {} });
@@ -107,10 +113,27 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
     // stalls every socket and request of the node for as long.
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
-    let peakRss = process.memoryUsage().rss;
-    const rssTimer = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    }, 100);
+    // Where the memory goes (docs/benchmarks.md): the V8 heap's and the
+    // Buffers' share at the RSS peak, and the garbage collections.
+    const peak = { rss: 0, heap: 0, external: 0 };
+    const sample = (): void => {
+      const memory = process.memoryUsage();
+      if (memory.rss <= peak.rss) return;
+      Object.assign(peak, { rss: memory.rss, heap: memory.heapTotal, external: memory.external });
+    };
+    sample();
+    const rssTimer = setInterval(sample, 100);
+    const gc = { full: 0, young: 0, pauseMs: 0 };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        // A GC entry's detail (NodeGCPerformanceDetail; not in this @types/node's PerformanceEntry).
+        const { kind } = (entry as unknown as { detail: { kind: number } }).detail;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.full += 1;
+        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.young += 1;
+        gc.pauseMs += entry.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
     const started = Date.now();
     await api('POST', `/v1/campaigns/${created.id}/send`);
     // Tell the parent the clock started; it answers on stdin when the sinks are done.
@@ -121,6 +144,7 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
     const cpu = process.cpuUsage(cpuBefore);
     loopDelay.disable();
     clearInterval(rssTimer);
+    gcObserver.disconnect();
     const firstDeliveryAt = await watch.stop();
     console.log(
       JSON.stringify({
@@ -128,7 +152,9 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
         started,
         firstDeliveryMs: firstDeliveryAt === undefined ? null : firstDeliveryAt - started,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        peakRssMb: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+        peakRssMb: Math.max(peak.rss, process.resourceUsage().maxRSS * 1024) / 2 ** 20,
+        atPeak: { heapMb: peak.heap / 2 ** 20, externalMb: peak.external / 2 ** 20 },
+        gc: { ...gc },
         loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
         loopDelayMaxMs: loopDelay.max / 1e6,
       }),

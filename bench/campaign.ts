@@ -54,6 +54,10 @@ export interface CampaignRun {
   /** The sending process's event-loop delay (monitorEventLoopDelay, 10 ms resolution). */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /** The V8 heap (committed) and the memory outside it (Buffers) when RSS peaked. */
+  atPeak: { heapMb: number; externalMb: number };
+  /** Garbage collections during the campaign: full (mark-compact), young (scavenges), total pause. */
+  gc: { full: number; young: number; pauseMs: number };
 }
 
 function seed(url: string, contacts: number): void {
@@ -179,10 +183,16 @@ function report(label: string, runs: CampaignRun[], raw: number, naive: number):
   const stall = stats(runs.map((r) => r.loopDelayMaxMs));
   const p99 = stats(runs.map((r) => r.loopDelayP99Ms));
   const contacts = runs[0] ? runs[0].msgPerSec * runs[0].seconds : 0;
+  const mid = (pick: (run: CampaignRun) => number): string =>
+    stats(runs.map(pick)).median.toFixed(0);
   console.log(
     `  ${Number.isNaN(naive) ? '' : `×${(median / naive).toFixed(2)} of the naive loop; `}time to first delivery (median) ${ttfd.median.toFixed(0)} ms (min ${ttfd.min.toFixed(0)}, max ${ttfd.max.toFixed(0)}); ` +
       `peak RSS (median) ${rss.median.toFixed(0)} MiB (max ${rss.max.toFixed(0)}); CPU ${cpu.median.toFixed(1)} s, ${((cpu.median * 1000) / contacts).toFixed(3)} ms/message; ` +
       `event-loop delay (median of runs) p99 ${p99.median.toFixed(1)} ms, max ${stall.median.toFixed(0)} ms (worst run ${stall.max.toFixed(0)})`,
+  );
+  console.log(
+    `  at the RSS peak (medians): V8 heap ${mid((r) => r.atPeak.heapMb)} MiB, outside it (Buffers) ${mid((r) => r.atPeak.externalMb)} MiB; ` +
+      `GC: ${mid((r) => r.gc.full)} full and ${mid((r) => r.gc.young)} young collections, ${mid((r) => r.gc.pauseMs)} ms of pauses`,
   );
 }
 

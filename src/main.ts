@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureAdminKey, type AdminKeyOutcome } from './admin-key.js';
 import { AlertManager } from './alerts/alert-manager.js';
 import { dashboardSessionSecret } from './dashboard-secret.js';
+import { applyHeapGrowth } from './heap-growth.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
@@ -69,6 +70,8 @@ export async function startSluice(
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.log.level);
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
+  // Process-wide; hand-built configurations (tests) leave V8's choice alone.
+  if (config.node) applyHeapGrowth(config.node.heapGrowthPercent);
 
   const store = await openStore(config.database.url, {
     poolSize: config.database.poolSize,

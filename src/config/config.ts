@@ -178,7 +178,11 @@ export interface SluiceConfig {
   http: { host: string; port: number; bodyLimit: number; importLimit: number; publicUrl?: string };
   database: { url: string; poolSize: number };
   /** Absent in hand-built configurations (tests): role `all`. */
-  node?: { role: NodeRole };
+  node?: {
+    role: NodeRole;
+    /** V8's heap growing factor as a percentage; 0: V8's own (main.ts applies it). */
+    heapGrowthPercent: number;
+  };
   dataDir: string;
   auth: { adminApiKey?: string };
   /** Never empty after loading: when none is configured and the sink runs, one relay named `sink` points at it. */

@@ -250,7 +250,7 @@ describe('tracking', () => {
   });
 });
 
-describe('node.role', () => {
+describe('node', () => {
   it('defaults to all, and takes api or worker on PostgreSQL', () => {
     assert.equal(loadConfig({ env: {}, cwd: dir }).node?.role, 'all');
     const config = loadConfig({
@@ -266,5 +266,13 @@ describe('node.role', () => {
       assert.match(message, /node\.role/);
       assert.match(message, /SQLite is single-process; use PostgreSQL to split roles/);
     }
+  });
+
+  it('bounds heap growth at 30 % by default; 0 leaves it to V8; a negative value is refused', () => {
+    assert.equal(loadConfig({ env: {}, cwd: dir }).node?.heapGrowthPercent, 30);
+    const v8s = loadConfig({ env: { SLUICE_NODE_HEAP_GROWTH_PERCENT: '0' }, cwd: dir });
+    assert.equal(v8s.node?.heapGrowthPercent, 0);
+    const message = loadError({ env: { SLUICE_NODE_HEAP_GROWTH_PERCENT: '-5' }, cwd: dir });
+    assert.match(message, /node\.heapGrowthPercent/);
   });
 });

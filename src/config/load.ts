@@ -283,7 +283,7 @@ function resolveConfig(
       ...(input.http.publicUrl ? { publicUrl: input.http.publicUrl } : {}),
     },
     database: { url: input.database.url, poolSize: input.database.poolSize },
-    node: { role },
+    node: { role, heapGrowthPercent: input.node.heapGrowthPercent },
     dataDir: input.dataDir,
     auth: input.auth.adminApiKey ? { adminApiKey: input.auth.adminApiKey } : {},
     relays,

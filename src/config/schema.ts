@@ -372,12 +372,19 @@ export const ConfigSchema = Type.Object(
               'What this process does: `all` (the API and the delivery worker), `api` (the API and accepts, no delivery worker) or `worker` (the delivery worker; HTTP serves only `/healthz`, `/readyz` and `/metrics`). `api` and `worker` need PostgreSQL: SQLite is single-process.',
           },
         ),
+        heapGrowthPercent: Type.Integer({
+          minimum: 0,
+          maximum: 1000,
+          default: 30,
+          description:
+            'How far the JavaScript heap may grow past what survived the last full garbage collection before the next one, in percent (V8\'s `--heap-growing-percent`, set for the whole process when Sluice starts). A sending node makes garbage fast; with 30 it peaks under 200 MiB RSS for a campaign of 100,000 or 1,000,000 recipients (191 – 199 MiB measured), for 5 – 10× as many full collections and 0 – 20 % more CPU a message (docs/benchmarks.md). `0` leaves it to V8, which with a large heap limit (a machine with 8 GB of memory or more) lets the heap grow to up to 4× what survived: ~300 MiB for the same campaign on a 24 GB machine (docs/operations.md, "Memory").',
+        }),
       },
       {
         additionalProperties: false,
         default: {},
         description:
-          "This node's part in a cluster of Sluice processes on one PostgreSQL (docs/operations.md).",
+          'This process: its part in a cluster of Sluice processes on one PostgreSQL (docs/operations.md), and how it spends memory.',
       },
     ),
     database: Type.Object(

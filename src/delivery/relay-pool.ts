@@ -160,7 +160,7 @@ export interface RelayPoolsOptions {
 
 export interface MessageDispatch {
   envelope: DispatchRequest['envelope'];
-  raw: Buffer;
+  raw: DispatchRequest['raw'];
   lane: Stream;
   signal?: AbortSignal;
   onStart?: () => void;

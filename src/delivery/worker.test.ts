@@ -231,18 +231,31 @@ describe('DeliveryWorker', () => {
     await h.close();
   });
 
-  it('an unknown template or a render error: failed, nothing sent', async () => {
+  it('an unknown template: failed at once, no connection opened', async () => {
     const h = await harness();
     const missing = await h.accept({ templateId: 'tpl_nope', subject: undefined, text: undefined });
-    const broken = await h.accept({ text: 'Hi {{ nickname }}' });
     await until(async () => (await h.status(missing.id)) === 'failed');
-    await until(async () => (await h.status(broken.id)) === 'failed');
     const [attempt] = await h.store.messages.attempts(missing.id);
     assert.equal(attempt?.outcome, 'failed');
     assert.match(attempt?.response ?? '', /tpl_nope/);
-    assert.match((await h.store.messages.get(broken.id))?.lastError ?? '', /nickname/);
     assert.equal(h.relay.connections, 0);
-    await until(() => h.events.filter((e) => e.name === 'message:failed').length === 2);
+    await until(() => h.events.some((e) => e.name === 'message:failed'));
+    await h.close();
+  });
+
+  it('a render error (found when a connection is ready for the message): failed, nothing sent, the connection reused', async () => {
+    const h = await harness({ relay: { maxConnections: 1 } });
+    const broken = await h.accept({ text: 'Hi {{ nickname }}' });
+    await until(async () => (await h.status(broken.id)) === 'failed');
+    assert.match((await h.store.messages.get(broken.id))?.lastError ?? '', /nickname/);
+    const [attempt] = await h.store.messages.attempts(broken.id);
+    assert.equal(attempt?.outcome, 'failed');
+    assert.equal(h.relay.messages.length, 0);
+    await until(() => h.events.some((e) => e.name === 'message:failed'));
+    const good = await h.accept();
+    await until(async () => (await h.status(good.id)) === 'delivered');
+    assert.equal(h.relay.messages.length, 1);
+    assert.equal(h.relay.connections, 1);
     await h.close();
   });
 

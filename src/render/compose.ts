@@ -38,13 +38,7 @@ export function renderContent(
 ): RenderedContent {
   // A campaign message without a template of its own renders its campaign's sources (`template`).
   const source = message.templateId ? template : (template ?? message);
-  if (!source) {
-    throw new SluiceError(
-      'ERR_TEMPLATE_NOT_FOUND',
-      `templateId: no template "${message.templateId ?? ''}"`,
-      { field: 'templateId' },
-    );
-  }
+  if (!source) throw templateNotFound(message.templateId ?? '');
   const data = templateData(message.to.email, message.variables, message.contact);
   const content: RenderedContent = {
     subject: singleLine(engine.render(source.subject ?? '', data, 'subject')),
@@ -52,6 +46,13 @@ export function renderContent(
   if (source.html !== undefined) content.html = engine.render(source.html, data, 'html');
   if (source.text !== undefined) content.text = engine.render(source.text, data, 'text');
   return content;
+}
+
+/** The error of a message whose `templateId` names no template. */
+export function templateNotFound(templateId: string): SluiceError {
+  return new SluiceError('ERR_TEMPLATE_NOT_FOUND', `templateId: no template "${templateId}"`, {
+    field: 'templateId',
+  });
 }
 
 /**
