@@ -72,7 +72,7 @@ export const BATCH_SIZE = 1000;
  * memory (a window of rows is held) and of how much a stopped import loses.
  * Measured with bench/import, docs/benchmarks.md.
  */
-export const WINDOW_SIZE = 20_000;
+export const WINDOW_SIZE = 50_000;
 
 /** Row errors listed in the summary; the rest are only counted in `skipped`. */
 export const MAX_REPORTED_ERRORS = 100;
