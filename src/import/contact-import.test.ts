@@ -195,6 +195,24 @@ function runs(name: string, make: () => Promise<Handle>): void {
         assert.deepEqual(await contacts(store), before);
       }));
 
+    it('ends a window at WINDOW_CHARS of text too, so large rows make small windows', () =>
+      withStore(make, async (real) => {
+        const { store, writes } = recording(real);
+        // Rows of ~100 characters, windows of at most 250 characters: a window a few rows.
+        const rows = Array.from({ length: 9 }, (_, i) => `u${8 - i}@x.test,${'x'.repeat(90)}\n`);
+        const summary = await importContacts(store, chunks(['email,note\n', ...rows]), {
+          format: 'csv',
+          at: T0,
+          windowChars: 250,
+        });
+        assert.equal(summary.created, 9);
+        assert.deepEqual(
+          writes.map(([n]) => n),
+          [3, 3, 3],
+          'a window of 3 rows (header included in the first), a batch each',
+        );
+      }));
+
     it('defers every batch but the very last, whether the input ends on a window boundary or not', async () => {
       for (const [rows, expected] of [
         // Windows of 6 rows, batches of 4: a window's last batch is held until the next is written.

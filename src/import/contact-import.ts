@@ -5,14 +5,14 @@
  *
  * The batching state machine: chunks are decoded (streaming UTF-8) and fed
  * to the reader; each record becomes a row or a row error; rows collect in
- * a window until WINDOW_SIZE. A full window (and at the end what is left) is
- * combined (rows with the same email folded into one, in line order, as
- * ContactStore.upsertMany folds them), sorted by email, given ordered ids in
- * that order, and written in batches of BATCH_SIZE rows, one
- * `contacts.upsertMany` (one transaction) each. The next chunk is read only
- * after the window is written: the source is pulled, never pushed, so a slow
- * database slows the reading (backpressure) and memory holds one window and
- * one chunk, whatever the file size.
+ * a window until WINDOW_SIZE rows (or WINDOW_CHARS of text). A full window
+ * (and at the end what is left) is combined (rows with the same email folded
+ * into one, in line order, as ContactStore.upsertMany folds them), sorted by
+ * email, given ordered ids in that order, and written in batches of
+ * BATCH_SIZE rows, one `contacts.upsertMany` (one transaction) each. The
+ * next chunk is read only after the window is written: the source is pulled,
+ * never pushed, so a slow database slows the reading (backpressure) and
+ * memory holds one window and one chunk, whatever the file size.
  *
  * Why sorted windows: a file's emails come in no particular order, and so
  * would the writes to the unique index on email, every row of a batch on
@@ -74,6 +74,14 @@ export const BATCH_SIZE = 1000;
  */
 export const WINDOW_SIZE = 50_000;
 
+/**
+ * The window also ends at this much source text (characters): rows of a
+ * few kilobytes each (NDJSON with large attributes) make small windows, so
+ * that memory stays bounded by bytes as well as by rows. 50,000 rows of a
+ * typical CSV are ~4 M characters.
+ */
+export const WINDOW_CHARS = 16 * 1024 * 1024;
+
 /** Row errors listed in the summary; the rest are only counted in `skipped`. */
 export const MAX_REPORTED_ERRORS = 100;
 
@@ -103,8 +111,9 @@ export interface ImportOptions {
   /** The time stamped on the contacts (updatedAt, createdAt of new ones). */
   at: number;
   batchSize?: number;
-  /** Rows sorted by email together (WINDOW_SIZE). */
+  /** Rows sorted by email together (WINDOW_SIZE), and their most source text (WINDOW_CHARS). */
   windowSize?: number;
+  windowChars?: number;
   /** Called after every batch written. */
   onProgress?: (progress: ImportProgress) => void;
 }
@@ -116,6 +125,9 @@ export async function importContacts(
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? BATCH_SIZE;
   const windowSize = Math.max(options.windowSize ?? WINDOW_SIZE, batchSize);
+  const windowChars = options.windowChars ?? WINDOW_CHARS;
+  // Source text read into the current window.
+  let chars = 0;
   const summary: ImportSummary = {
     imported: 0,
     created: 0,
@@ -152,6 +164,7 @@ export async function importContacts(
   const flush = async (last: boolean): Promise<void> => {
     const batches = sortedBatches(window, batchSize, nextId, options.at);
     window = [];
+    chars = 0;
     if (held) await write(held, last && batches.length === 0 ? 'durable' : 'deferred');
     held = last ? undefined : batches.pop();
     for (const [i, batch] of batches.entries()) {
@@ -162,8 +175,10 @@ export async function importContacts(
   const parse = options.format === 'csv' ? csvRows() : ndjsonRows();
   const decoder = new TextDecoder('utf-8');
   for await (const chunk of source) {
-    parse.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }), take);
-    if (window.length >= windowSize) await flush(false);
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    parse.push(text, take);
+    chars += text.length;
+    if (window.length >= windowSize || chars >= windowChars) await flush(false);
   }
   parse.push(decoder.decode(), take);
   parse.end(take);
