@@ -22,9 +22,12 @@
  * the batches of a window take consecutive, disjoint runs of the index, so
  * a page is written about once per window instead of once per row, while a
  * transaction stays BATCH_SIZE rows long (on SQLite it holds the one
- * connection, and the event loop, while it runs). The ids are given after
- * the sort so that new contacts still append at the right edge of the
- * primary key and of the membership indexes. Nothing else depends on the
+ * connection, and the event loop, while it runs). Only stores that declare
+ * `sortedImports` (SQLite) get windows this large; on the others a window is
+ * one batch (PostgreSQL keeps its indexes in shared buffers, and showed no
+ * gain, while the window cost the importer CPU and memory). The ids are
+ * given after the sort so that new contacts still append at the right edge
+ * of the primary key and of the membership indexes. Nothing else depends on the
  * order of rows with different emails; rows with the same email are applied
  * in line order (within a window by the fold, across windows by the order
  * of the windows).
@@ -111,7 +114,10 @@ export interface ImportOptions {
   /** The time stamped on the contacts (updatedAt, createdAt of new ones). */
   at: number;
   batchSize?: number;
-  /** Rows sorted by email together (WINDOW_SIZE), and their most source text (WINDOW_CHARS). */
+  /**
+   * Rows sorted by email together (WINDOW_SIZE where the store declares
+   * `sortedImports`, else batchSize), and their most source text (WINDOW_CHARS).
+   */
   windowSize?: number;
   windowChars?: number;
   /** Called after every batch written. */
@@ -124,7 +130,11 @@ export async function importContacts(
   options: ImportOptions,
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? BATCH_SIZE;
-  const windowSize = Math.max(options.windowSize ?? WINDOW_SIZE, batchSize);
+  // Where sorting gains nothing (store.capabilities), a window is one batch.
+  const windowSize = Math.max(
+    options.windowSize ?? (store.capabilities.sortedImports ? WINDOW_SIZE : batchSize),
+    batchSize,
+  );
   const windowChars = options.windowChars ?? WINDOW_CHARS;
   // Source text read into the current window.
   let chars = 0;

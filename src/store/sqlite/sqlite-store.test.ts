@@ -38,6 +38,7 @@ describe('sqlite store', () => {
         singleWriter: true,
         skipLocked: false,
         listenNotify: false,
+        sortedImports: true,
       });
     } finally {
       await store.close();
