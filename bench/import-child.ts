@@ -37,6 +37,10 @@ async function importFile(): Promise<{ rows: number; summary: unknown }> {
       format: format === 'ndjson' ? 'ndjson' : 'csv',
       at: Date.now(),
       listId: list.id,
+      // SLUICE_BENCH_IMPORT_WINDOW: rows sorted together (WINDOW_SIZE by default).
+      ...(process.env.SLUICE_BENCH_IMPORT_WINDOW
+        ? { windowSize: Number(process.env.SLUICE_BENCH_IMPORT_WINDOW) }
+        : {}),
     });
     return { rows: summary.imported + summary.skipped, summary };
   } finally {

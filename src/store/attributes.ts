@@ -29,33 +29,3 @@ export function splitAttributePatch(patch: Record<string, unknown> | undefined):
   }
   return { set, remove };
 }
-
-/**
- * Rows of one batch with the same email folded into one, in order: later
- * attribute keys (a `null` included, so it still removes) and a later status
- * win; the id and time of the first row are kept. Both dialects need this:
- * PostgreSQL cannot update one row twice in a statement.
- */
-export function combineUpserts<
-  R extends { email: string; attributes?: Record<string, unknown>; status?: string },
->(rows: readonly R[]): R[] {
-  const byEmail = new Map<string, R>();
-  for (const row of rows) {
-    const previous = byEmail.get(row.email);
-    if (!previous) {
-      byEmail.set(row.email, row);
-      continue;
-    }
-    const attributes =
-      previous.attributes || row.attributes
-        ? { ...previous.attributes, ...row.attributes }
-        : undefined;
-    const status = row.status ?? previous.status;
-    byEmail.set(row.email, {
-      ...previous,
-      ...(attributes ? { attributes } : {}),
-      ...(status !== undefined ? { status } : {}),
-    });
-  }
-  return [...byEmail.values()];
-}

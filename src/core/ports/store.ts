@@ -44,6 +44,14 @@ export interface StoreCapabilities {
   skipLocked: boolean;
   /** The store can wake idle workers of other processes (LISTEN/NOTIFY). */
   listenNotify: boolean;
+  /**
+   * Bulk upserts are much cheaper sorted by email (SQLite: the writer copies
+   * each index page it touches into the WAL at every commit, on the caller's
+   * thread), so an import sorts a window of rows before writing them
+   * (src/import/contact-import.ts). PostgreSQL showed no gain from it, and
+   * the window costs the importer CPU and memory (docs/benchmarks.md).
+   */
+  sortedImports: boolean;
 }
 
 /** Whether a commit waits for the disk (`durable`, the default) or not (`deferred`). */

@@ -7,7 +7,8 @@ import type {
   PageQuery,
 } from '../../core/ports/store.js';
 import pg from 'pg';
-import { combineUpserts, splitAttributePatch } from '../attributes.js';
+import { combineUpserts } from '../../core/contact-upserts.js';
+import { splitAttributePatch } from '../attributes.js';
 import { notFoundError } from '../store-errors.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { contactFromRow, decodeJsonb, type ContactRow } from '../rows.js';

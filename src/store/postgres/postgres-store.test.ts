@@ -58,6 +58,7 @@ if (url === undefined) {
           singleWriter: false,
           skipLocked: true,
           listenNotify: true,
+          sortedImports: false,
         });
         assert.deepEqual(
           await store.migrate(),

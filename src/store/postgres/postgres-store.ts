@@ -125,6 +125,7 @@ export class PostgresStore implements Store {
     singleWriter: false,
     skipLocked: true,
     listenNotify: true,
+    sortedImports: false,
   };
   readonly apiKeys: PgApiKeyStore;
   readonly contacts: PgContactStore;

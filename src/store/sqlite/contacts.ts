@@ -6,7 +6,8 @@ import type {
   Page,
   PageQuery,
 } from '../../core/ports/store.js';
-import { combineUpserts, mergeAttributes } from '../attributes.js';
+import { combineUpserts } from '../../core/contact-upserts.js';
+import { mergeAttributes } from '../attributes.js';
 import { notFoundError } from '../store-errors.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
 import { contactFromRow, decodeJsonText, type ContactRow } from '../rows.js';
@@ -23,12 +24,13 @@ const SQL = {
     WHERE id = ? RETURNING *`,
   page: `SELECT * FROM contacts WHERE id > ? ORDER BY id LIMIT ?`,
   findForMerge: `SELECT id, attributes FROM contacts WHERE email = ?`,
-  insertPlain: `INSERT INTO contacts (id, email, attributes, status, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?)`,
+  insertNew: `INSERT INTO contacts (id, email, attributes, status, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING`,
   updatePlain: `UPDATE contacts SET attributes = ?, status = coalesce(?, status), updated_at = ?
     WHERE id = ?`,
   listExists: `SELECT 1 FROM lists WHERE id = ?`,
-  addMember: `INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at) VALUES (?, ?, ?)`,
+  addMembers: `INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)
+    SELECT ?, value ->> 0, value ->> 1 FROM json_each(?)`,
   delete: `DELETE FROM contacts WHERE id = ?`,
 } as const;
 
@@ -64,10 +66,14 @@ export class SqliteContactStore implements ContactStore {
   }
 
   /**
-   * One IMMEDIATE transaction for the batch, the single upsert's read-merge-
-   * write per row on cached prepared statements (SQLite has no jsonb merge
-   * that drops null keys, and per-row statements inside one transaction cost
-   * microseconds: the commit is what is expensive).
+   * One IMMEDIATE transaction for the batch, on cached prepared statements
+   * (per-row statements inside one transaction cost microseconds: the commit
+   * is what is expensive). A row is inserted first, `ON CONFLICT (email) DO
+   * NOTHING`: a new email (most rows of an import) costs that one statement;
+   * an email that exists gets the single upsert's read-merge-write (SQLite
+   * has no jsonb merge that drops null keys). Memberships go in one statement
+   * for the batch. Both to spare statements on the import's hot path
+   * (bench/import, docs/benchmarks.md).
    */
   upsertMany(
     rows: ContactUpsert[],
@@ -78,35 +84,37 @@ export class SqliteContactStore implements ContactStore {
       if (listId !== undefined && !this.cache.get(SQL.listExists).get(listId)) {
         throw notFoundError('listId', `no list has the id ${JSON.stringify(listId)}`);
       }
+      const insert = this.cache.get(SQL.insertNew);
       const find = this.cache.get<{ id: string; attributes: string }>(SQL.findForMerge);
-      const insert = this.cache.get(SQL.insertPlain);
       const update = this.cache.get(SQL.updatePlain);
-      const member = listId !== undefined ? this.cache.get(SQL.addMember) : undefined;
+      // [contact id, added at] of every row, for the members statement.
+      const members: [string, number][] = [];
       let created = 0;
       let updated = 0;
       for (const input of combineUpserts(rows)) {
-        const existing = find.get(input.email);
-        let id: string;
-        if (existing) {
-          const stored = decodeJsonText(existing.attributes) as Record<string, unknown>;
-          const attributes = mergeAttributes(stored, input.attributes);
-          update.run(JSON.stringify(attributes), input.status ?? null, input.at, existing.id);
-          id = existing.id;
-          updated += 1;
-        } else {
-          const attributes = mergeAttributes({}, input.attributes);
-          insert.run(
-            input.id,
-            input.email,
-            JSON.stringify(attributes),
-            input.status ?? 'active',
-            input.at,
-            input.at,
-          );
-          id = input.id;
+        const inserted = insert.run(
+          input.id,
+          input.email,
+          JSON.stringify(mergeAttributes({}, input.attributes)),
+          input.status ?? 'active',
+          input.at,
+          input.at,
+        );
+        if (inserted.changes === 1) {
+          members.push([input.id, input.at]);
           created += 1;
+          continue;
         }
-        member?.run(listId, id, input.at);
+        const existing = find.get(input.email);
+        if (!existing) throw new Error(`contact ${input.email} neither inserted nor found`);
+        const stored = decodeJsonText(existing.attributes) as Record<string, unknown>;
+        const attributes = mergeAttributes(stored, input.attributes);
+        update.run(JSON.stringify(attributes), input.status ?? null, input.at, existing.id);
+        members.push([existing.id, input.at]);
+        updated += 1;
+      }
+      if (listId !== undefined && members.length > 0) {
+        this.cache.get(SQL.addMembers).run(listId, JSON.stringify(members));
       }
       return { created, updated };
     });

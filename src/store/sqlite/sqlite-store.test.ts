@@ -39,6 +39,7 @@ describe('sqlite store', () => {
         singleWriter: true,
         skipLocked: false,
         listenNotify: false,
+        sortedImports: true,
       });
     } finally {
       await store.close();

@@ -99,6 +99,7 @@ export class SqliteStore implements Store {
     singleWriter: true,
     skipLocked: false,
     listenNotify: false,
+    sortedImports: true,
   };
   readonly apiKeys: SqliteApiKeyStore;
   readonly contacts: SqliteContactStore;
