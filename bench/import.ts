@@ -17,6 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { dropSchema } from '../src/store/contract/fixtures.js';
 import { line, stats } from './support.js';
 
 const CHILD = new URL('./import-child.js', import.meta.url).pathname;
@@ -58,17 +59,6 @@ function child(args: string[]): ChildRun {
   if (result.status !== 0) throw new Error(`import-child failed: ${result.stderr}`);
   const last = result.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as ChildRun;
-}
-
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 function report(label: string, runs: ChildRun[], baseline?: number): void {

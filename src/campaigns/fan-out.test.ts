@@ -5,12 +5,10 @@
  * batches stops the fan-out, and resume finishes it.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import { DEFAULT_CAMPAIGNS_CONFIG } from '../config/config.js';
 import { ManualClock } from '../core/clock.js';
 import { EventBus } from '../core/events.js';
@@ -18,6 +16,7 @@ import { newId } from '../core/ids.js';
 import type { Store } from '../core/ports/store.js';
 import { silentLogger } from '../delivery/logger.js';
 import { testConfig } from '../http/test-support.js';
+import { postgresStoreIn, type StoreHandle } from '../store/contract/fixtures.js';
 import { openStore } from '../store/open-store.js';
 import { applyAction } from './campaign-actions.js';
 import { sendingCampaign } from './test-support.js';
@@ -26,12 +25,7 @@ import { fanOutNext, runFanOut, type FanOutDeps } from './fan-out.js';
 const LEASE_MS = 30_000;
 const CONTACTS = 25;
 
-interface Handle {
-  store: Store;
-  cleanup(): Promise<void>;
-}
-
-async function sqliteStore(): Promise<Handle> {
+async function sqliteStore(): Promise<StoreHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-fanout-'));
   const store = await openStore('sqlite:' + join(dir, 'sluice.db'));
   return {
@@ -39,24 +33,6 @@ async function sqliteStore(): Promise<Handle> {
     cleanup: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgresStore(url: string): Promise<Handle> {
-  const schema = `sluice_test_${randomBytes(6).toString('hex')}`;
-  const store = await openStore(url, { schema, poolSize: 4 });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
     },
   };
 }
@@ -120,7 +96,7 @@ async function assertOneMessageEach(store: Store, id: string): Promise<void> {
   assert.equal(campaign?.progress.skippedSuppressed, 1);
 }
 
-function fanOutSuite(name: string, make: () => Promise<Handle>): void {
+function fanOutSuite(name: string, make: () => Promise<StoreHandle>): void {
   describe(`campaign fan-out: ${name}`, () => {
     it('is taken over from the saved cursor after a node dies between a write and its save', async () => {
       const handle = await make();
@@ -239,5 +215,5 @@ if (url === undefined) {
     () => undefined,
   );
 } else {
-  fanOutSuite('postgres', () => postgresStore(url));
+  fanOutSuite('postgres', postgresStoreIn(url, 4));
 }

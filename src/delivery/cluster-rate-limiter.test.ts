@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { systemClock } from '../core/clock.js';
 import type { RateRequest } from '../core/ports/rate-limiter.js';
+import { dropSchema } from '../store/contract/fixtures.js';
 import { openPostgresStore, type PostgresStore } from '../store/postgres/postgres-store.js';
 import { ClusterRateLimiter } from './cluster-rate-limiter.js';
 
@@ -29,10 +29,7 @@ describe(
     });
     after(async () => {
       await Promise.all(stores.map((s) => s.close()));
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
+      await dropSchema(baseUrl ?? '', schema);
     });
 
     it('three nodes together take no more than capacity + rate × (time + hold)', async () => {

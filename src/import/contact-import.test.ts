@@ -5,20 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import type { Contact, Durability, Store } from '../core/ports/store.js';
-import { openPostgresStore } from '../store/postgres/postgres-store.js';
+import {
+  postgresStoreIn,
+  T0,
+  withStore,
+  type MakeStore,
+  type StoreHandle,
+} from '../store/contract/fixtures.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { importContacts, type ImportProgress } from './contact-import.js';
 
-const T0 = 1_700_000_000_000;
-
-interface Handle {
-  store: Store;
-  cleanup: () => Promise<void>;
-}
-
-async function sqliteStore(): Promise<Handle> {
+async function sqliteStore(): Promise<StoreHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-import-'));
   const store = openSqliteStore(join(dir, 'sluice.db'));
   return {
@@ -28,36 +26,6 @@ async function sqliteStore(): Promise<Handle> {
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-function postgresStore(url: string): () => Promise<Handle> {
-  return () => {
-    const schema = `sluice_test_${randomBytes(6).toString('hex')}`;
-    const store = openPostgresStore(url, { schema, poolSize: 2 });
-    return Promise.resolve({
-      store,
-      cleanup: async () => {
-        await store.close();
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        } finally {
-          await client.end();
-        }
-      },
-    });
-  };
-}
-
-async function withStore(make: () => Promise<Handle>, fn: (store: Store) => Promise<void>) {
-  const handle = await make();
-  try {
-    await handle.store.migrate();
-    await fn(handle.store);
-  } finally {
-    await handle.cleanup();
-  }
 }
 
 /** The texts as a stream, one chunk each. */
@@ -109,7 +77,7 @@ function ndjson(): string[] {
   return lines;
 }
 
-function runs(name: string, make: () => Promise<Handle>): void {
+function runs(name: string, make: MakeStore): void {
   describe(`contacts import: sorted windows (${name})`, () => {
     it('leaves the contacts a row-by-row upsert in line order leaves, whatever the window and batch', async () => {
       const lines = ndjson();
@@ -252,5 +220,5 @@ if (url === undefined) {
     () => undefined,
   );
 } else {
-  runs('postgres', postgresStore(url));
+  runs('postgres', postgresStoreIn(url, 2));
 }

@@ -3,12 +3,15 @@
  * epoch (T0) moved by hand: no test sleeps.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { SluiceError } from '../../core/errors.js';
 import { isSluiceError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { AttemptRecord, NewMessage } from '../../core/message.js';
 import type { Settlement } from '../../core/outcome.js';
 import type { Store } from '../../core/ports/store.js';
+import { openPostgresStore } from '../postgres/postgres-store.js';
 
 export const T0 = 1_700_000_000_000;
 export const MINUTE = 60_000;
@@ -22,6 +25,36 @@ export interface StoreHandle {
 }
 
 export type MakeStore = () => Promise<StoreHandle>;
+
+/** Drops a test's PostgreSQL schema and everything in it. */
+export async function dropSchema(connectionString: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A PostgreSQL store in a schema of its own, dropped by cleanup. */
+export function postgresStoreIn(
+  connectionString: string,
+  poolSize = 5,
+): () => Promise<StoreHandle & { schema: string }> {
+  return () => {
+    const schema = `sluice_test_${randomBytes(6).toString('hex')}`;
+    const store = openPostgresStore(connectionString, { schema, poolSize });
+    return Promise.resolve({
+      store,
+      schema,
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(connectionString, schema);
+      },
+    });
+  };
+}
 
 /** Runs `fn` on a fresh, migrated store and always cleans up. */
 export async function withStore(

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import { isSluiceError } from '../../core/errors.js';
-import { newMessage, T0 } from '../contract/fixtures.js';
-import { runStoreContract, type StoreHandle } from '../contract/store-contract.js';
+import { dropSchema, newMessage, postgresStoreIn, T0 } from '../contract/fixtures.js';
+import { runStoreContract } from '../contract/store-contract.js';
 import { openStore } from '../open-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { openPostgresStore, type PostgresStore } from './postgres-store.js';
@@ -12,40 +11,11 @@ import { openPostgresStore, type PostgresStore } from './postgres-store.js';
 const url = process.env.SLUICE_TEST_DATABASE_URL;
 const SKIP = 'SLUICE_TEST_DATABASE_URL is not set';
 
-async function dropSchema(connectionString: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A store in a schema of its own, dropped by cleanup. */
-function makeStoreIn(
-  connectionString: string,
-  poolSize = 5,
-): () => Promise<StoreHandle & { schema: string }> {
-  return () => {
-    const schema = `sluice_test_${randomBytes(6).toString('hex')}`;
-    const store = openPostgresStore(connectionString, { schema, poolSize });
-    return Promise.resolve({
-      store,
-      schema,
-      cleanup: async () => {
-        await store.close();
-        await dropSchema(connectionString, schema);
-      },
-    });
-  };
-}
-
 if (url === undefined) {
   describe('store contract: postgres', { skip: SKIP }, () => undefined);
   describe('postgres store', { skip: SKIP }, () => undefined);
 } else {
-  const make = makeStoreIn(url);
+  const make = postgresStoreIn(url);
   runStoreContract('postgres', make);
 
   describe('postgres store', () => {

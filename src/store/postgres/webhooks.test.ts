@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import pg from 'pg';
 import { newWebhookEventId } from '../../core/webhook-events.js';
-import { T0 } from '../contract/fixtures.js';
+import { dropSchema, T0 } from '../contract/fixtures.js';
 import { openPostgresStore } from './postgres-store.js';
 
 const url = process.env.SLUICE_TEST_DATABASE_URL;
@@ -62,13 +61,7 @@ describe(
         });
       } finally {
         await store.close();
-        const client = new pg.Client({ connectionString });
-        await client.connect();
-        try {
-          await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        } finally {
-          await client.end();
-        }
+        await dropSchema(connectionString, schema);
       }
     });
   },
