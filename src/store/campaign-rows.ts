@@ -10,6 +10,7 @@ import type {
   CampaignStatus,
   FanOutProgress,
 } from '../core/campaign.js';
+import type { FanOutSave } from '../core/ports/store.js';
 import type { JsonDecoder } from './rows.js';
 
 export interface CampaignRow {
@@ -73,3 +74,17 @@ export function campaignFromRow(row: CampaignRow, decode: JsonDecoder): Campaign
 
 /** What a cancel writes on a message. */
 export const CANCELLED_ERROR = 'campaign cancelled';
+
+/** The values of both dialects' `saveFanOut` UPDATE, in its placeholders' order. */
+export function fanOutSaveValues(id: string, save: FanOutSave): unknown[] {
+  return [
+    JSON.stringify(save.progress),
+    save.progress.phase,
+    save.winner ?? null,
+    save.testEndsAt ?? null,
+    save.leaseUntil,
+    save.at,
+    id,
+    save.owner,
+  ];
+}

@@ -36,6 +36,7 @@ import {
   campaignFromRow,
   CANCELLED_ERROR,
   definitionOf,
+  fanOutSaveValues,
   type CampaignRow,
 } from '../campaign-rows.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
@@ -224,16 +225,7 @@ export class PgCampaignStore implements CampaignStore {
   }
 
   async saveFanOut(id: string, save: FanOutSave): Promise<boolean> {
-    const result = await this.db.query(SQL.saveFanOut, [
-      JSON.stringify(save.progress),
-      save.progress.phase,
-      save.winner ?? null,
-      save.testEndsAt ?? null,
-      save.leaseUntil,
-      save.at,
-      id,
-      save.owner,
-    ]);
+    const result = await this.db.query(SQL.saveFanOut, fanOutSaveValues(id, save));
     return (result.rowCount ?? 0) > 0;
   }
 

@@ -27,6 +27,7 @@ import {
   campaignFromRow,
   CANCELLED_ERROR,
   definitionOf,
+  fanOutSaveValues,
   type CampaignRow,
 } from '../campaign-rows.js';
 import { afterCursor, fetchSize, toPage } from '../paging.js';
@@ -289,22 +290,11 @@ export class SqliteCampaignStore implements CampaignStore {
 
   /** Deferred, as the batch it follows is (messages.acceptBatch). */
   saveFanOut(id: string, save: FanOutSave): Promise<boolean> {
+    const values = fanOutSaveValues(id, save);
     return promised(() =>
       runDeferred(
         this.cache,
-        () =>
-          this.cache
-            .get(CAMPAIGN_SQL.saveFanOut)
-            .run(
-              JSON.stringify(save.progress),
-              save.progress.phase,
-              save.winner ?? null,
-              save.testEndsAt ?? null,
-              save.leaseUntil,
-              save.at,
-              id,
-              save.owner,
-            ).changes > 0,
+        () => this.cache.get(CAMPAIGN_SQL.saveFanOut).run(...values).changes > 0,
       ),
     );
   }
