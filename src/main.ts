@@ -33,7 +33,6 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { LiveStats } from './observability/live-stats.js';
 import { createMetrics } from './observability/metrics.js';
 import { TemplateEngine } from './render/liquid.js';
-import { startCaptureRelay } from './sink/capture-relay.js';
 import { openStore, redactDatabaseUrl } from './store/open-store.js';
 import { DEFAULT_WEBHOOKS } from './config/config.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
@@ -97,8 +96,13 @@ export async function startSluice(
       clock,
     );
 
+    // Loaded only when it runs: its MIME parser (mailparser and its character
+    // set tables) is ~8 MiB of a node’s resident memory, which a node with
+    // relays of its own never uses (docs/operations.md, "Memory").
     const sink = config.sink.enabled
-      ? await startCaptureRelay({
+      ? await (
+          await import('./sink/capture-relay.js')
+        ).startCaptureRelay({
           host: config.sink.host,
           port: config.sink.port,
           keep: config.sink.keep,
