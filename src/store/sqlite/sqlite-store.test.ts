@@ -26,7 +26,7 @@ async function makeStore(): Promise<StoreHandle> {
 runStoreContract('sqlite', makeStore);
 
 describe('sqlite store', () => {
-  it('runs in WAL mode with synchronous=FULL and foreign keys on', async () => {
+  it('runs in WAL mode with synchronous=FULL, foreign keys on and an 8 MiB page cache', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-sqlite-'));
     const store = openSqliteStore(join(dir, 'sluice.db'));
     try {
@@ -34,6 +34,7 @@ describe('sqlite store', () => {
         journalMode: 'wal',
         synchronous: 'full',
         foreignKeys: true,
+        pageCacheKiB: 8192,
       });
       assert.deepEqual(store.capabilities, {
         singleWriter: true,

@@ -57,6 +57,8 @@ export interface SqliteStoreOptions {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** The main connection's page cache, in KiB (a negative `cache_size` is KiB). */
+const PAGE_CACHE_KIB = 8192;
 
 /** Opens (creating it and its folder when missing) the database file at `path`, or `:memory:`. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -74,6 +76,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     // many times (1M-contact import: 31.7 s → 22.9 s, bench/import.ts).
     // Durability is unchanged: every commit is still fsynced to the WAL.
     db.pragma('wal_autocheckpoint = 20000');
+    // An 8 MiB page cache instead of the 16 MB better-sqlite3 builds SQLite
+    // with: 5 – 8 MiB less peak RSS for a sending node, with the same CPU a
+    // message (bench/campaign) and import speed (bench/import, 1M rows);
+    // pages it drops are read again from the OS's file cache.
+    db.pragma(`cache_size = ${-PAGE_CACHE_KIB}`);
     db.pragma('foreign_keys = ON');
     return new SqliteStore(db, options);
   } catch (error) {
@@ -178,13 +185,19 @@ export class SqliteStore implements Store {
   }
 
   /** The durability settings in force, as SQLite reports them (for tests and `sluice doctor`). */
-  settings(): { journalMode: string; synchronous: string; foreignKeys: boolean } {
+  settings(): {
+    journalMode: string;
+    synchronous: string;
+    foreignKeys: boolean;
+    pageCacheKiB: number;
+  } {
     const synchronous = ['off', 'normal', 'full', 'extra'];
     const level = Number(this.db.pragma('synchronous', { simple: true }));
     return {
       journalMode: String(this.db.pragma('journal_mode', { simple: true })),
       synchronous: synchronous[level] ?? String(level),
       foreignKeys: Number(this.db.pragma('foreign_keys', { simple: true })) === 1,
+      pageCacheKiB: -Number(this.db.pragma('cache_size', { simple: true })),
     };
   }
 
