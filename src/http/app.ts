@@ -132,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.config.http.bodyLimit,
     genReqId: () => randomUUID(),
     // Click tokens carry their target URL (routes/tracking.ts); the default is 100.
-    maxParamLength: MAX_TOKEN_LENGTH,
+    routerOptions: { maxParamLength: MAX_TOKEN_LENGTH },
     // Two info lines per request would dominate the log (and cost CPU) at
     // thousands of messages a second; requests are logged at debug below,
     // and errors by the error handler.
