@@ -92,12 +92,15 @@ export const OUTBOX_SQL = {
   // this ~12 µs (30 Nov 2026, a 3,000-row outbox), and a claim usually finds
   // one of the two streams empty (journeys' sends, or a campaign's).
   anyDue: `SELECT 1 FROM messages m WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ? LIMIT 1`,
-  pick: `SELECT m.*, c.id AS contact_id, c.attributes AS contact_attributes
+  pick: `SELECT m.rowid AS row_key, m.*, c.id AS contact_id, c.attributes AS contact_attributes
     FROM messages m LEFT JOIN contacts c ON c.email = m.to_email
     WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ? AND ${NOT_HELD}
     ORDER BY m.due_at LIMIT ?`,
+  // The picked rows at once, by rowid (a JSON array): one statement a claim
+  // instead of one a row, and no search of the id index (a 500-row claim:
+  // 16 → 13 µs a message with its pick, 30 Nov 2026).
   lease: `UPDATE messages SET status = 'sending', due_at = ?, lease_owner = ?, updated_at = ?
-    WHERE id = ?`,
+    WHERE rowid IN (SELECT value FROM json_each(?))`,
   settle: `UPDATE messages
     SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
         bounce_category = ?, updated_at = ?
@@ -265,10 +268,13 @@ export class SqliteMessageStore implements MessageStore {
         const room = limit - claimed.length;
         if (room <= 0) break;
         if (!this.cache.get(OUTBOX_SQL.anyDue).get(stream, now)) continue;
-        const rows = this.cache.get<ClaimedMessageRow>(OUTBOX_SQL.pick).all(stream, now, room);
-        const lease = this.cache.get(OUTBOX_SQL.lease);
+        const rows = this.cache
+          .get<ClaimedMessageRow & { row_key: number }>(OUTBOX_SQL.pick)
+          .all(stream, now, room);
+        if (rows.length === 0) continue;
+        const keys = JSON.stringify(rows.map((row) => row.row_key));
+        this.cache.get(OUTBOX_SQL.lease).run(leaseUntil, owner, now, keys);
         for (const row of rows) {
-          lease.run(leaseUntil, owner, now, row.id);
           claimed.push({
             ...claimedFromRow(row, decodeJsonText),
             status: 'sending',
