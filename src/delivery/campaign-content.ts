@@ -13,8 +13,11 @@ import type { Store, Template } from '../core/ports/store.js';
 import type { DeliveryLogger } from './logger.js';
 
 export interface CampaignParts {
-  /** The message with the campaign's variables under its own. */
-  message: ClaimedMessage;
+  /**
+   * The message's variables over the campaign's: what its templates see
+   * (not a copy of the whole message: ~20 fields a recipient for the GC).
+   */
+  variables: Record<string, unknown>;
   /** The inline Liquid sources, when the variant's content is not a stored template. */
   source?: Template;
   pool?: string;
@@ -47,11 +50,7 @@ export function campaignParts(
   if (!campaign) {
     throw new SluiceError('ERR_NOT_FOUND', `campaign "${message.campaignId}" no longer exists`);
   }
-  const merged: ClaimedMessage = {
-    ...message,
-    variables: { ...campaign.variables, ...message.variables },
-  };
-  const parts: CampaignParts = { message: merged };
+  const parts: CampaignParts = { variables: { ...campaign.variables, ...message.variables } };
   if (campaign.pool !== undefined) parts.pool = campaign.pool;
   if (message.templateId !== undefined || message.subject !== undefined) return parts;
   const content = variantContent(campaign, message.variant ?? 0);

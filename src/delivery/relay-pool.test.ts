@@ -128,6 +128,38 @@ describe('RelayPools', () => {
     );
   });
 
+  it('an aborted signal releases the messages waiting with it, in order, and no others', async () => {
+    const r = await relay({ behaviour: () => ({ slowMs: 150 }) });
+    const { pools: p } = build([testRelay(r.port, { name: 's', maxConnections: 1 })]);
+    const stop = new AbortController();
+    const other = new AbortController();
+    const send = (to: string, signal: AbortSignal) =>
+      p.forStream('bulk').send({
+        key: 'example.com',
+        lane: 'bulk',
+        envelope: { from: 'a@sender.example', to: [to] },
+        raw: Buffer.from(`Subject: ${to}\r\n\r\nbody\r\n`),
+        signal,
+      });
+    const order: string[] = [];
+    const sends = ['w0', 'w1', 'x', 'w2'].map((name) => {
+      const signal = name === 'x' ? other.signal : stop.signal;
+      return send(`${name}@example.com`, signal).then((result) => {
+        order.push(`${name}:${result.kind}`);
+        return result;
+      });
+    });
+    // Until w0 holds the only connection; the others wait for it.
+    while (r.attempts('w0@example.com') === 0) await new Promise((res) => setTimeout(res, 5));
+    stop.abort();
+    await Promise.all(sends);
+    assert.deepEqual(order, ['w1:released', 'w2:released', 'w0:delivered', 'x:delivered']);
+    assert.deepEqual(
+      r.messages.map((m) => m.envelope.to[0]),
+      ['w0@example.com', 'x@example.com'],
+    );
+  });
+
   it('closes idle connections after idleTimeoutMs, and everything on close()', async () => {
     const r = await relay();
     const { pools: p } = build([testRelay(r.port, { name: 'idle' })], 'round-robin', {

@@ -372,8 +372,9 @@ export class DeliveryWorker {
       const template = message.templateId ? templates.get(message.templateId) : campaign?.source;
       const rendered = renderContent(
         this.options.templates,
-        campaign?.message ?? message,
+        message,
         template,
+        campaign?.variables,
       );
       const tracked = applyTracking(this.options.config.tracking, message, rendered);
       const date = new Date(this.options.clock.now());

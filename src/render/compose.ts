@@ -27,19 +27,22 @@ export interface RenderedContent {
 
 /**
  * Renders a message's subject, HTML and text. `template` is the message's
- * template when it has a `templateId`. Lenient or strict as the engine is
- * configured. Throws SluiceError (ERR_TEMPLATE_NOT_FOUND, ERR_TEMPLATE_SYNTAX,
- * ERR_TEMPLATE_RENDER); the caller turns that into a `failed` outcome.
+ * template when it has a `templateId`; `variables` replace the message's own
+ * (a campaign message's, merged over its campaign's). Lenient or strict as
+ * the engine is configured. Throws SluiceError (ERR_TEMPLATE_NOT_FOUND,
+ * ERR_TEMPLATE_SYNTAX, ERR_TEMPLATE_RENDER); the caller turns that into a
+ * `failed` outcome.
  */
 export function renderContent(
   engine: TemplateEngine,
   message: ClaimedMessage,
   template?: Template,
+  variables: Record<string, unknown> = message.variables,
 ): RenderedContent {
   // A campaign message without a template of its own renders its campaign's sources (`template`).
   const source = message.templateId ? template : (template ?? message);
   if (!source) throw templateNotFound(message.templateId ?? '');
-  const data = templateData(message.to.email, message.variables, message.contact);
+  const data = templateData(message.to.email, variables, message.contact);
   const content: RenderedContent = {
     subject: singleLine(engine.render(source.subject ?? '', data, 'subject')),
   };

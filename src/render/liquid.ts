@@ -4,10 +4,18 @@
  * (no partials from disk), and are bounded in render time and output size.
  *
  * Parsed templates are cached by their source text, so a campaign or a
- * busy transactional template is parsed once per process.
+ * busy transactional template is parsed once per process. A template made
+ * of text and plain outputs also gets a fast plan (./liquid-fast-path.ts),
+ * rendered without liquidjs when the data allow it, with the same result.
  */
 import { Liquid, type Template as LiquidTemplate } from 'liquidjs';
 import { SluiceError } from '../core/errors.js';
+import { fastPlan, renderFast, type FastPlan } from './liquid-fast-path.js';
+
+interface Parsed {
+  templates: LiquidTemplate[];
+  plan: FastPlan | undefined;
+}
 
 export interface TemplateEngineOptions {
   /** Unknown variables are errors rather than empty strings. */
@@ -26,7 +34,7 @@ const DEFAULT_CACHE_SIZE = 1000;
 export class TemplateEngine {
   private readonly strictEngine: Liquid;
   private readonly lenientEngine: Liquid;
-  private readonly cache = new Map<string, LiquidTemplate[]>();
+  private readonly cache = new Map<string, Parsed>();
   private readonly maxOutput: number;
   private readonly cacheSize: number;
 
@@ -69,11 +77,13 @@ export class TemplateEngine {
   ): string {
     const parsed = this.parse(source, field);
     const engine = strict ? this.strictEngine : this.lenientEngine;
-    let output: string;
-    try {
-      output = engine.renderSync(parsed, data) as string;
-    } catch (error) {
-      throw templateError('ERR_TEMPLATE_RENDER', error, field);
+    let output = parsed.plan && renderFast(parsed.plan, data);
+    if (output === undefined) {
+      try {
+        output = engine.renderSync(parsed.templates, data) as string;
+      } catch (error) {
+        throw templateError('ERR_TEMPLATE_RENDER', error, field);
+      }
     }
     if (output.length > this.maxOutput) {
       throw new SluiceError(
@@ -87,12 +97,13 @@ export class TemplateEngine {
     return output;
   }
 
-  private parse(source: string, field: string): LiquidTemplate[] {
+  private parse(source: string, field: string): Parsed {
     const cached = this.cache.get(source);
     if (cached) return cached;
-    let parsed: LiquidTemplate[];
+    let parsed: Parsed;
     try {
-      parsed = this.strictEngine.parse(source);
+      const templates = this.strictEngine.parse(source);
+      parsed = { templates, plan: fastPlan(templates) };
     } catch (error) {
       throw templateError('ERR_TEMPLATE_SYNTAX', error, field);
     }

@@ -92,21 +92,26 @@ export const OUTBOX_SQL = {
   // this ~12 µs (30 Nov 2026, a 3,000-row outbox), and a claim usually finds
   // one of the two streams empty (journeys' sends, or a campaign's).
   anyDue: `SELECT 1 FROM messages m WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ? LIMIT 1`,
-  pick: `SELECT m.*, c.id AS contact_id, c.attributes AS contact_attributes
+  pick: `SELECT m.rowid AS row_key, m.*, c.id AS contact_id, c.attributes AS contact_attributes
     FROM messages m LEFT JOIN contacts c ON c.email = m.to_email
     WHERE m.stream = ? AND m.${CLAIMABLE} AND m.due_at <= ? AND ${NOT_HELD}
     ORDER BY m.due_at LIMIT ?`,
+  // The picked rows at once, by rowid (a JSON array): one statement a claim
+  // instead of one a row, and no search of the id index (a 500-row claim:
+  // 16 → 13 µs a message with its pick, 30 Nov 2026).
   lease: `UPDATE messages SET status = 'sending', due_at = ?, lease_owner = ?, updated_at = ?
-    WHERE id = ?`,
+    WHERE rowid IN (SELECT value FROM json_each(?))`,
   settle: `UPDATE messages
     SET status = ?, due_at = ?, lease_owner = NULL, last_error = ?, attempts = attempts + ?,
         bounce_category = ?, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
   settled: `SELECT attempts, to_email, stream FROM messages WHERE id = ?`,
+  // The attempt number is the row's counter, read by the INSERT itself: no
+  // read back into JavaScript a settlement (~2 µs of its ~17, 30 Nov 2026).
   insertAttempt: `INSERT INTO message_attempts
     (message_id, attempt, relay, started_at, finished_at, outcome, code, enhanced_code, response,
      category)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    SELECT id, attempts, ?, ?, ?, ?, ?, ?, ?, ? FROM messages WHERE id = ?`,
   release: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
     WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
   reclaimAbandoned: `UPDATE messages SET status = 'queued', due_at = ?, lease_owner = NULL, updated_at = ?
@@ -265,17 +270,21 @@ export class SqliteMessageStore implements MessageStore {
         const room = limit - claimed.length;
         if (room <= 0) break;
         if (!this.cache.get(OUTBOX_SQL.anyDue).get(stream, now)) continue;
-        const rows = this.cache.get<ClaimedMessageRow>(OUTBOX_SQL.pick).all(stream, now, room);
-        const lease = this.cache.get(OUTBOX_SQL.lease);
+        const rows = this.cache
+          .get<ClaimedMessageRow & { row_key: number }>(OUTBOX_SQL.pick)
+          .all(stream, now, room);
+        if (rows.length === 0) continue;
+        const keys = JSON.stringify(rows.map((row) => row.row_key));
+        this.cache.get(OUTBOX_SQL.lease).run(leaseUntil, owner, now, keys);
         for (const row of rows) {
-          lease.run(leaseUntil, owner, now, row.id);
-          claimed.push({
-            ...claimedFromRow(row, decodeJsonText),
-            status: 'sending',
-            dueAt: leaseUntil,
-            leaseOwner: owner,
-            updatedAt: now,
-          });
+          // Set on the fresh object rather than spread into a copy: a second
+          // ~20-field object a claimed message, for the garbage collector.
+          const message = claimedFromRow(row, decodeJsonText);
+          message.status = 'sending';
+          message.dueAt = leaseUntil;
+          message.leaseOwner = owner;
+          message.updatedAt = now;
+          claimed.push(message);
         }
       }
       return claimed;
@@ -296,7 +305,8 @@ export class SqliteMessageStore implements MessageStore {
     if (settlements.length === 0) return Promise.resolve([]);
     const run = (): string[] => {
       const applied: string[] = [];
-      // No RETURNING (it costs more than the UPDATE on SQLite): the row is read back by its key.
+      // No RETURNING (it costs more than the UPDATE on SQLite): the attempt's
+      // INSERT reads the counter from the row, and a webhook event reads the row back.
       const update = this.cache.get(OUTBOX_SQL.settle);
       const settled = this.cache.get<{ attempts: number; to_email: string; stream: string }>(
         OUTBOX_SQL.settled,
@@ -315,14 +325,11 @@ export class SqliteMessageStore implements MessageStore {
           s.id,
           s.leaseOwner,
         );
-        const row = changes > 0 ? settled.get(s.id) : undefined;
-        if (!row) continue;
+        if (changes === 0) continue;
         applied.push(s.id);
         if (s.attempt) {
           const a = s.attempt;
           insertAttempt.run(
-            s.id,
-            row.attempts,
             a.relay ?? null,
             a.startedAt,
             a.finishedAt,
@@ -331,11 +338,13 @@ export class SqliteMessageStore implements MessageStore {
             a.enhancedCode ?? null,
             a.response,
             a.category ?? null,
+            s.id,
           );
         }
         if (s.suppress) upsertSuppression(this.cache, s.suppress);
         const type = webhooks ? settlementEventType(s) : undefined;
-        if (type) {
+        const row = type ? settled.get(s.id) : undefined;
+        if (type && row) {
           enqueueEvent(this.cache, {
             id: newWebhookEventId(s.at),
             type,

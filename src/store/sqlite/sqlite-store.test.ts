@@ -186,6 +186,16 @@ describe('sqlite outbox queries', () => {
       assert.match(plan(OUTBOX_SQL.nextDue, 'bulk'), /USING INDEX messages_claim \(stream=\?\)/);
     });
   });
+
+  it('the lease and the attempt of a settlement find their rows by key, never by a scan', async () => {
+    await withQueryPlans((plan) => {
+      const lease = plan(OUTBOX_SQL.lease, 1, 'w', 1, '[1,2]');
+      assert.match(lease, /SEARCH messages USING INTEGER PRIMARY KEY \(rowid=\?\)/, lease);
+      assert.doesNotMatch(lease, /SCAN messages/, lease);
+      const attempt = plan(OUTBOX_SQL.insertAttempt, 'r', 1, 1, 'delivered', 250, '', '', '', 'm');
+      assert.match(attempt, /SEARCH messages USING INDEX sqlite_autoindex_messages_1 \(id=\?\)/);
+    });
+  });
 });
 
 describe('sqlite accept leased to the caller (a journey send handed to the worker)', () => {
