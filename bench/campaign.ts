@@ -37,7 +37,14 @@ import { Liquid } from 'liquidjs';
 import nodemailer from 'nodemailer';
 import { createThrowawayDatabase } from '../test/helpers/postgres.js';
 import { CAMPAIGN_SUBJECT, CAMPAIGN_TEXT } from './campaign-content.js';
-import { ensurePostfixTools, line, smtpSourceToSink, startSmtpSink, stats } from './support.js';
+import {
+  ensurePostfixTools,
+  line,
+  smtpSourceToSink,
+  startSmtpSink,
+  stats,
+  targetLine,
+} from './support.js';
 
 const CHILD = new URL('./campaign-child.js', import.meta.url).pathname;
 const RELAYS = 4;
@@ -196,6 +203,36 @@ function report(label: string, runs: CampaignRun[], raw: number, naive: number):
   );
 }
 
+/** Issue 4's targets for a campaign, on the embedded default (SQLite). */
+const TARGET_RSS_MB = 200;
+const TARGET_RSS_CONTACTS = 1_000_000;
+
+function printTargets(runs: CampaignRun[], contacts: number, smtpSource: number): void {
+  const rate = stats(runs.map((r) => r.msgPerSec)).median;
+  console.log(
+    targetLine(
+      4,
+      'campaign throughput ≥ 1.0× smtp-source',
+      Number.isNaN(smtpSource) ? undefined : rate >= smtpSource,
+      Number.isNaN(smtpSource)
+        ? 'no baseline in this run (--sluice-only)'
+        : `×${(rate / smtpSource).toFixed(2)}`,
+    ),
+  );
+  // The target is in MB (10^6 bytes); the lines above print MiB.
+  const peakMb = (stats(runs.map((r) => r.peakRssMb)).max * 2 ** 20) / 1e6;
+  const atSize = contacts >= TARGET_RSS_CONTACTS;
+  console.log(
+    targetLine(
+      4,
+      `peak RSS ≤ ${TARGET_RSS_MB} MB for a ${TARGET_RSS_CONTACTS.toLocaleString('en-US')}-recipient campaign`,
+      atSize ? peakMb <= TARGET_RSS_MB : undefined,
+      `${peakMb.toFixed(1)} MB at ${contacts.toLocaleString('en-US')} contacts` +
+        (atSize ? '' : '; run with --contacts 1000000'),
+    ),
+  );
+}
+
 export async function printCampaignBenchmark(
   runs: number,
   contacts: number,
@@ -236,6 +273,7 @@ export async function printCampaignBenchmark(
     );
   }
   report('sluice: campaign on SQLite', sqlite, rawMedian, naiveMedian);
+  printTargets(sqlite, count, rawMedian);
   if (pgUrl) {
     report('sluice: campaign on PostgreSQL', pg, rawMedian, naiveMedian);
     const ratio =

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { dropSchema } from '../src/store/contract/fixtures.js';
-import { line, stats } from './support.js';
+import { line, stats, targetLine } from './support.js';
 
 const CHILD = new URL('./import-child.js', import.meta.url).pathname;
 const PLANS = ['free', 'pro', 'team'];
@@ -61,6 +61,10 @@ function child(args: string[]): ChildRun {
   return JSON.parse(last) as ChildRun;
 }
 
+/** Issue 4's target: a million contacts imported in at most this long. */
+const TARGET_ROWS = 1_000_000;
+const TARGET_SECONDS = 20;
+
 function report(label: string, runs: ChildRun[], baseline?: number): void {
   const rates = runs.map((r) => r.rows / r.seconds);
   console.log(line(label, rates, 'rows/s', baseline));
@@ -69,6 +73,21 @@ function report(label: string, runs: ChildRun[], baseline?: number): void {
   const cpu = stats(runs.map((r) => r.cpuSeconds)).median;
   console.log(
     `  time (median): ${seconds.toFixed(2)} s; CPU: ${cpu.toFixed(2)} s; peak RSS (median): ${rss.toFixed(0)} MiB`,
+  );
+}
+
+function printTarget(runs: ChildRun[]): void {
+  const rows = runs[0]?.rows ?? 0;
+  const seconds = stats(runs.map((r) => r.seconds)).median;
+  const atSize = rows >= TARGET_ROWS;
+  console.log(
+    targetLine(
+      4,
+      `${TARGET_ROWS.toLocaleString('en-US')} contacts imported in ≤ ${TARGET_SECONDS} s`,
+      atSize ? seconds <= TARGET_SECONDS : undefined,
+      `${seconds.toFixed(2)} s for ${rows.toLocaleString('en-US')} rows` +
+        (atSize ? '' : '; run with SLUICE_BENCH_IMPORT_ROWS=1000000'),
+    ),
   );
 }
 
@@ -88,6 +107,7 @@ export async function printImportBenchmark(runs: number, rows: number): Promise<
     const parseMedian = stats(parse.map((r) => r.rows / r.seconds)).median;
     report('baseline: CSV reader alone (read, decode, parse)', parse);
     report('sluice: import into SQLite (new contacts)', sqlite, parseMedian);
+    printTarget(sqlite);
     const url = process.env.SLUICE_BENCH_DATABASE_URL;
     if (url) {
       const pg: ChildRun[] = [];
@@ -100,6 +120,7 @@ export async function printImportBenchmark(runs: number, rows: number): Promise<
         }
       }
       report('sluice: import into PostgreSQL (new contacts)', pg, parseMedian);
+      printTarget(pg);
     } else {
       console.log('PostgreSQL: skipped (SLUICE_BENCH_DATABASE_URL is not set)');
     }

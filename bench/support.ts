@@ -128,3 +128,18 @@ export function line(label: string, values: number[], unit: string, baseline?: n
   const ratio = baseline ? `  ×${(s.median / baseline).toFixed(3)} of baseline` : '';
   return `${label.padEnd(58)} median ${fmt(s.median).padStart(8)} ${unit}  (min ${fmt(s.min)}, max ${fmt(s.max)})${ratio}`;
 }
+
+/**
+ * A benchmark's verdict on one of an issue's targets (they are checked by
+ * the benchmarks, on the 2-core development machine, not by timed tests).
+ * `met` undefined: this run cannot tell (say why in `measured`).
+ */
+export function targetLine(
+  issue: number,
+  target: string,
+  met: boolean | undefined,
+  measured: string,
+): string {
+  const verdict = met === undefined ? 'not checked by this run' : met ? 'met' : 'MISSED';
+  return `  target (issue ${issue}): ${target}: ${verdict} (${measured})`;
+}
