@@ -138,8 +138,9 @@ export class DeliveryWorker {
     });
     this.sleeper = new LoopSleep(options.clock);
     this.signer = DkimSigner.fromConfig(config.dkim ?? [], logger);
-    // Every message waiting for a connection listens on this one signal
-    // (and stops listening once it has one): thousands is normal, not a leak.
+    // One listener on this signal for each relay, the throttles and the pools
+    // (abort-watch.ts), not one a waiting message: a node with more than ten
+    // relays is normal, not a leak.
     setMaxListeners(0, this.abort.signal);
     const policy: RetryPolicy = { ...config.delivery.retry };
     this.settlementContext = {
