@@ -31,6 +31,7 @@ import type { Stream } from '../core/message.js';
 import type { SendResult } from '../core/outcome.js';
 import type { RelaySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
+import { AbortWatch, type AbortWaiter } from './abort-watch.js';
 import { RelayHealth } from './relay-health.js';
 import { SmtpClient, type Envelope, type SmtpClientOptions } from './smtp-client.js';
 
@@ -70,8 +71,14 @@ export interface DispatchRequest {
   lane: Stream;
   /** Aborted at shutdown: a request that has not started its transaction comes back `released`. */
   signal?: AbortSignal;
-  /** Called when the message is handed to a connection: its SMTP transaction starts. */
-  onStart?: () => void;
+  /**
+   * Set (clock time) when the message is handed to a connection: its SMTP
+   * transaction starts; set again if it moves to another connection. A
+   * field the dispatch's layers read after the send, rather than callbacks
+   * each layer wraps: the request lives while the message waits for a
+   * connection, and closures would live (and be promoted) with it.
+   */
+  startedAt?: number;
 }
 
 export interface RelayConnectionsOptions {
@@ -95,16 +102,24 @@ type Grant =
   | { kind: 'redispatch'; reason: string }
   | { kind: 'released' };
 
-interface Waiter {
-  grant(grant: Grant): void;
-  /** The request's signal aborted while it waited: out of the queue, `released`. */
-  abort(): void;
-}
+/**
+ * A message waiting for a connection: a plain record rather than closures,
+ * as it may wait for a second or so (long enough to be promoted to V8's old
+ * generation) and ~1,000 wait at once (bench/campaign).
+ */
+class Waiter implements AbortWaiter {
+  constructor(
+    readonly queue: Waiter[],
+    readonly signal: AbortSignal | undefined,
+    readonly resolve: (grant: Grant) => void,
+  ) {}
 
-/** The waiters one signal releases, and its one 'abort' listener (see `watch`). */
-interface Watched {
-  waiters: Set<Waiter>;
-  listener: () => void;
+  /** The request's signal aborted while it waited: out of the queue, `released`. */
+  onAbort(): void {
+    const at = this.queue.indexOf(this);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.resolve({ kind: 'released' });
+  }
 }
 
 interface IdleClient {
@@ -123,7 +138,7 @@ export class RelayConnections {
   private readonly clients = new Set<SmtpClient>();
   private readonly idle: IdleClient[] = [];
   private readonly waiters: Record<Stream, Waiter[]> = { transactional: [], bulk: [] };
-  private readonly watched = new Map<AbortSignal, Watched>();
+  private readonly aborts = new AbortWatch();
   private opening = 0;
   private readonly openings = new Set<Promise<void>>();
   private readonly abortOpenings = new AbortController();
@@ -219,7 +234,7 @@ export class RelayConnections {
         }
         const reused = client.sent > 0;
         wentOut = true;
-        request.onStart?.();
+        request.startedAt = this.options.clock.now();
         const outcome = await client.send(request.envelope, raw);
         const { result } = outcome;
         if (result.kind === 'deferred' && result.code === undefined) {
@@ -253,7 +268,7 @@ export class RelayConnections {
     this.abortOpenings.abort();
     for (const lane of ['transactional', 'bulk'] as const) {
       for (const waiter of this.waiters[lane].splice(0)) {
-        waiter.grant({ kind: 'failed', reason: `relay ${this.name} is shutting down` });
+        this.grant(waiter, { kind: 'failed', reason: `relay ${this.name} is shutting down` });
       }
     }
     const idle = new Set(
@@ -278,7 +293,7 @@ export class RelayConnections {
   private failOver(reason: string): void {
     for (const lane of ['transactional', 'bulk'] as const) {
       for (const waiter of this.waiters[lane].splice(0)) {
-        waiter.grant({ kind: 'redispatch', reason: `relay ${this.name} is down: ${reason}` });
+        this.grant(waiter, { kind: 'redispatch', reason: `relay ${this.name} is down: ${reason}` });
       }
     }
     for (const { client, timer } of this.idle.splice(0)) {
@@ -326,53 +341,17 @@ export class RelayConnections {
     if (idle) return Promise.resolve({ kind: 'client', client: idle });
     return new Promise<Grant>((resolve) => {
       const queue = this.waiters[request.lane];
-      const waiter: Waiter = {
-        grant: (grant) => {
-          if (signal) this.unwatch(signal, waiter);
-          resolve(grant);
-        },
-        abort: () => {
-          const at = queue.indexOf(waiter);
-          if (at >= 0) queue.splice(at, 1);
-          resolve({ kind: 'released' });
-        },
-      };
-      if (signal) this.watch(signal, waiter);
+      const waiter = new Waiter(queue, signal, resolve);
+      if (signal) this.aborts.watch(signal, waiter);
       queue.push(waiter);
       this.pump();
     });
   }
 
-  /**
-   * One 'abort' listener per signal, not one per waiting message: Node's
-   * EventTarget compares a new listener with every listener already on the
-   * signal, and removing one walks them too, so with the worker's one
-   * signal and its ~1,000 messages waiting here (bench/campaign) each
-   * message paid ~4 µs of CPU for its listener. Waiters are released in the
-   * order they came, as their own listeners were called.
-   */
-  private watch(signal: AbortSignal, waiter: Waiter): void {
-    let watched = this.watched.get(signal);
-    if (!watched) {
-      const waiters = new Set<Waiter>();
-      const listener = (): void => {
-        this.watched.delete(signal);
-        for (const w of waiters) w.abort();
-      };
-      watched = { waiters, listener };
-      this.watched.set(signal, watched);
-      signal.addEventListener('abort', listener, { once: true });
-    }
-    watched.waiters.add(waiter);
-  }
-
-  private unwatch(signal: AbortSignal, waiter: Waiter): void {
-    const watched = this.watched.get(signal);
-    if (!watched) return;
-    watched.waiters.delete(waiter);
-    if (watched.waiters.size > 0) return;
-    this.watched.delete(signal);
-    signal.removeEventListener('abort', watched.listener);
+  /** Hands `grant` to a waiter taken out of its queue. */
+  private grant(waiter: Waiter, grant: Grant): void {
+    if (waiter.signal) this.aborts.unwatch(waiter.signal, waiter);
+    waiter.resolve(grant);
   }
 
   private nextWaiter(): Waiter | undefined {
@@ -387,7 +366,8 @@ export class RelayConnections {
   private pump(): void {
     while (this.waiting > 0 && this.idle.length > 0) {
       const client = this.takeIdle();
-      if (client) this.nextWaiter()?.grant({ kind: 'client', client });
+      const waiter = client && this.nextWaiter();
+      if (client && waiter) this.grant(waiter, { kind: 'client', client });
     }
     while (
       !this.closing &&
@@ -407,7 +387,8 @@ export class RelayConnections {
     if (!result.ok) {
       const reason = `cannot connect to relay ${this.name}: ${result.reason}`;
       if (this.closing) {
-        this.nextWaiter()?.grant({ kind: 'failed', reason });
+        const waiter = this.nextWaiter();
+        if (waiter) this.grant(waiter, { kind: 'failed', reason });
         return;
       }
       this.options.logger.warn(
@@ -419,7 +400,8 @@ export class RelayConnections {
         error: result.reason,
       });
       // Nothing of the message reached this relay: another relay may take it now.
-      this.nextWaiter()?.grant({ kind: 'redispatch', reason });
+      const waiter = this.nextWaiter();
+      if (waiter) this.grant(waiter, { kind: 'redispatch', reason });
       if (this.health.failure(result.reason)) this.failOver(result.reason);
       this.pump();
       return;
@@ -455,7 +437,7 @@ export class RelayConnections {
     }
     const waiter = this.nextWaiter();
     if (waiter) {
-      waiter.grant({ kind: 'client', client });
+      this.grant(waiter, { kind: 'client', client });
       return;
     }
     const timer = setTimeout(() => {

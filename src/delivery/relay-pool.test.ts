@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { testConfig, testRelay } from '../../test/helpers/delivery-config.js';
@@ -40,12 +41,14 @@ function build(
 
 function mail(pools: RelayPools, to: string, lane: Stream = 'transactional') {
   const domain = to.slice(to.indexOf('@') + 1);
-  return pools.forStream(lane).send({
-    key: domain,
-    lane,
-    envelope: { from: 'a@sender.example', to: [to] },
-    raw: Buffer.from(`Subject: ${to}\r\n\r\nbody\r\n`),
-  });
+  return pools.forStream(lane).send(
+    {
+      lane,
+      envelope: { from: 'a@sender.example', to: [to] },
+      raw: Buffer.from(`Subject: ${to}\r\n\r\nbody\r\n`),
+    },
+    domain,
+  );
 }
 
 describe('RelayPools', () => {
@@ -134,13 +137,15 @@ describe('RelayPools', () => {
     const stop = new AbortController();
     const other = new AbortController();
     const send = (to: string, signal: AbortSignal) =>
-      p.forStream('bulk').send({
-        key: 'example.com',
-        lane: 'bulk',
-        envelope: { from: 'a@sender.example', to: [to] },
-        raw: Buffer.from(`Subject: ${to}\r\n\r\nbody\r\n`),
-        signal,
-      });
+      p.forStream('bulk').send(
+        {
+          lane: 'bulk',
+          envelope: { from: 'a@sender.example', to: [to] },
+          raw: Buffer.from(`Subject: ${to}\r\n\r\nbody\r\n`),
+          signal,
+        },
+        'example.com',
+      );
     const order: string[] = [];
     const sends = ['w0', 'w1', 'x', 'w2'].map((name) => {
       const signal = name === 'x' ? other.signal : stop.signal;
@@ -151,6 +156,7 @@ describe('RelayPools', () => {
     });
     // Until w0 holds the only connection; the others wait for it.
     while (r.attempts('w0@example.com') === 0) await new Promise((res) => setTimeout(res, 5));
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 1, 'one listener for w1 and w2');
     stop.abort();
     await Promise.all(sends);
     assert.deepEqual(order, ['w1:released', 'w2:released', 'w0:delivered', 'x:delivered']);

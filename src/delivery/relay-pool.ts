@@ -34,7 +34,7 @@ import {
 } from '../core/relay-selection.js';
 import { campaignOf, routeMessage, type RoutingTable } from '../core/routing.js';
 import { MemoryRateLimiter } from '../core/token-bucket.js';
-import { abortableSleep } from './abortable-sleep.js';
+import { AbortWatch } from './abort-watch.js';
 import type { DeliverySnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 import {
@@ -43,13 +43,6 @@ import {
   type DispatchResult,
 } from './relay-connections.js';
 import { Throttles } from './throttles.js';
-
-export interface PoolDispatch extends DispatchRequest {
-  /** What the `hash` strategy hashes: the recipient domain. */
-  key: string;
-  /** Prefer another relay than this one (it deferred the message last time), when one is available. */
-  avoid?: string;
-}
 
 /**
  * Messages whose last relay is remembered (to try another next time). Each
@@ -68,6 +61,8 @@ interface PoolContext {
   clock: Clock;
   limiter: RateLimiter;
   maxWaitMs: number;
+  /** Sleeps for a relay's rate that end early at shutdown (one 'abort' listener a signal). */
+  aborts: AbortWatch;
 }
 
 export class RelayPool {
@@ -81,6 +76,7 @@ export class RelayPool {
       clock: systemClock,
       limiter: new MemoryRateLimiter(),
       maxWaitMs: 0,
+      aborts: new AbortWatch(),
     },
   ) {
     this.picker = createRelayPicker(strategy);
@@ -91,29 +87,30 @@ export class RelayPool {
     return this.relays.filter((r) => r.accepting).length;
   }
 
-  async send(request: PoolDispatch): Promise<DispatchResult> {
-    const tried = new Set<string>();
+  /**
+   * Sends `request` through one of this pool's relays. `key` is what the
+   * `hash` strategy hashes (the recipient domain); `avoid` a relay to pass
+   * over when another is available (it deferred the message last time).
+   *
+   * The request is passed down as it is, never copied, and the relays
+   * tried are kept only once there is a second pick: the message usually
+   * waits in a relay's queue with this frame suspended, long enough to be
+   * promoted to V8's old generation (docs/benchmarks.md, campaign section).
+   */
+  async send(request: DispatchRequest, key: string, avoid?: string): Promise<DispatchResult> {
+    let tried: string[] | undefined;
     let lastReason: string | undefined;
     let lastRelay: string | undefined;
     let rateRetryAt = Infinity;
     for (;;) {
-      const eligible = this.relays.filter((r) => r.accepting && !tried.has(r.name));
-      const preferred =
-        request.avoid !== undefined && eligible.some((r) => r.name !== request.avoid)
-          ? eligible.filter((r) => r.name !== request.avoid)
-          : eligible;
-      const chosen = this.picker.pick(
-        preferred.map((r) => ({ name: r.name, weight: r.weight, inFlight: r.inFlight })),
-        request.key,
-      );
-      const relay = preferred.find((r) => r.name === chosen);
+      const relay = this.pick(key, avoid, tried);
       if (!relay) {
         if (lastReason !== undefined && lastRelay !== undefined) {
           return { kind: 'deferred', relay: lastRelay, response: lastReason };
         }
         return this.unavailable(rateRetryAt);
       }
-      tried.add(relay.name);
+      (tried ??= []).push(relay.name);
       const rate = relay.rate;
       if (rate) {
         const now = this.context.clock.now();
@@ -126,7 +123,10 @@ export class RelayPool {
           rateRetryAt = Math.min(rateRetryAt, reservation.retryAt);
           continue;
         }
-        if (reservation.waitMs > 0 && !(await abortableSleep(reservation.waitMs, request.signal))) {
+        if (
+          reservation.waitMs > 0 &&
+          !(await this.context.aborts.sleep(reservation.waitMs, request.signal))
+        ) {
           return { kind: 'released' };
         }
       }
@@ -135,6 +135,24 @@ export class RelayPool {
       lastReason = result.reason;
       lastRelay = relay.name;
     }
+  }
+
+  /** The strategy's pick among the relays available now and not yet tried, `avoid` last. */
+  private pick(
+    key: string,
+    avoid: string | undefined,
+    tried: readonly string[] | undefined,
+  ): RelayConnections | undefined {
+    const eligible = this.relays.filter((r) => r.accepting && !tried?.includes(r.name));
+    const preferred =
+      avoid !== undefined && eligible.some((r) => r.name !== avoid)
+        ? eligible.filter((r) => r.name !== avoid)
+        : eligible;
+    const chosen = this.picker.pick(
+      preferred.map((r) => ({ name: r.name, weight: r.weight, inFlight: r.inFlight })),
+      key,
+    );
+    return preferred.find((r) => r.name === chosen);
   }
 
   /** Every relay is down, capped or over its rate: come back when the first may take traffic. */
@@ -158,12 +176,7 @@ export interface RelayPoolsOptions {
   limiter?: RateLimiter;
 }
 
-export interface MessageDispatch {
-  envelope: DispatchRequest['envelope'];
-  raw: DispatchRequest['raw'];
-  lane: Stream;
-  signal?: AbortSignal;
-  onStart?: () => void;
+export interface MessageDispatch extends DispatchRequest {
   /** A campaign's pool: used instead of the routing rules when it names a configured pool. */
   pool?: string;
 }
@@ -202,7 +215,12 @@ export class RelayPools {
         }),
       );
     }
-    const context = { clock: this.clock, limiter, maxWaitMs: config.throttles.maxWaitMs };
+    const context = {
+      clock: this.clock,
+      limiter,
+      maxWaitMs: config.throttles.maxWaitMs,
+      aborts: new AbortWatch(),
+    };
     for (const pool of config.pools) {
       const members = pool.relays.map((name) => {
         const relay = this.relays.get(name);
@@ -258,19 +276,13 @@ export class RelayPools {
     if (grant.kind !== 'go') return grant;
     const avoid = this.lastDeferredBy.get(message.id);
     this.lastDeferredBy.delete(message.id);
-    let startedAt = this.clock.now();
+    // The time the transaction started, if one did, is set on the request by
+    // the relay (DispatchRequest.startedAt); before that, now.
+    const dispatchedAt = this.clock.now();
     try {
-      const result = await pool.send({
-        ...dispatch,
-        key: recipientDomain,
-        ...(avoid !== undefined ? { avoid } : {}),
-        onStart: () => {
-          startedAt = this.clock.now();
-          dispatch.onStart?.();
-        },
-      });
+      const result = await pool.send(dispatch, recipientDomain, avoid);
       if (result.kind === 'deferred' || result.kind === 'delivered' || result.kind === 'bounced') {
-        this.throttles.onResult(grant.group, result, startedAt);
+        this.throttles.onResult(grant.group, result, dispatch.startedAt ?? dispatchedAt);
       }
       if (result.kind === 'deferred' && result.relay !== undefined)
         this.remember(message.id, result.relay);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { testConfig } from '../../test/helpers/delivery-config.js';
 import type { SluiceConfig } from '../config/config.js';
@@ -89,6 +90,51 @@ describe('Throttles', () => {
     holder.release();
     go(await waitingTx).release();
     go(await waitingBulk).release();
+  });
+
+  it('an aborted signal releases the messages waiting with it, in order, through one listener', async () => {
+    const { t } = throttles({
+      maxWaitMs: 10_000,
+      domainGroups: [
+        { ...google, maxConnections: 1 },
+        { name: 'slow', domains: ['slow.example'], perSecond: 1 },
+      ],
+    });
+    const stop = new AbortController();
+    const other = new AbortController();
+    const holder = go(await ask(t));
+    // Takes the one token of `slow`: the next message for it waits ~1 s for a token.
+    go(
+      await t.acquire({ lane: 'bulk', pool: 'default', recipientDomain: 'slow.example' }),
+    ).release();
+    const order: string[] = [];
+    const wait = (name: string, signal: AbortSignal, domain = 'gmail.com') =>
+      t.acquire({ lane: 'bulk', pool: 'default', recipientDomain: domain, signal }).then((g) => {
+        order.push(`${name}:${g.kind}`);
+        return g;
+      });
+    const w0 = wait('w0', stop.signal);
+    const x = wait('x', other.signal);
+    const w1 = wait('w1', stop.signal);
+    const sleeper = wait('sleeper', stop.signal, 'slow.example');
+    // Until every one waits (a grant is decided a few microtasks after acquire).
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, []);
+    const aborted = Date.now();
+    assert.equal(getEventListeners(stop.signal, 'abort').length, 1, 'one for every wait');
+    stop.abort();
+    await Promise.all([w0, w1, sleeper]);
+    assert.deepEqual(order, ['w0:released', 'w1:released', 'sleeper:released']);
+    assert.ok(Date.now() - aborted < 500, 'the sleeper did not wait for its token');
+    assert.equal(getEventListeners(other.signal, 'abort').length, 1);
+    holder.release();
+    go(await x).release();
+    assert.deepEqual(order.at(-1), 'x:go');
+    assert.equal(
+      getEventListeners(other.signal, 'abort').length,
+      0,
+      'the last waiter took its listener',
+    );
   });
 
   it('adaptive: a rate-limit reply halves the group, an echo of an older send does not', () => {

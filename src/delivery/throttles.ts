@@ -44,7 +44,7 @@ import type { Stream } from '../core/message.js';
 import type { SendResult } from '../core/outcome.js';
 import type { RateLimiter, RateRequest } from '../core/ports/rate-limiter.js';
 import { domainGroupIndex, domainGroupOf } from '../core/routing.js';
-import { abortableSleep } from './abortable-sleep.js';
+import { AbortWatch } from './abort-watch.js';
 import type { DomainGroupSnapshot } from './delivery-snapshot.js';
 import type { DeliveryLogger } from './logger.js';
 
@@ -73,6 +73,13 @@ interface Gate {
   waiters: Record<Stream, (() => void)[]>;
 }
 
+/**
+ * The release of a grant that took no connection slot: one shared function
+ * rather than a closure a message, as the grant lives while the message
+ * waits for a relay connection.
+ */
+const noSlotToRelease = (): void => undefined;
+
 export class Throttles {
   private readonly groups: ReadonlyMap<string, string>;
   private readonly limits = new Map<string, DomainLimitsConfig>();
@@ -83,6 +90,8 @@ export class Throttles {
   private readonly gates = new Map<string, Gate>();
   private readonly bulkWaitLimit: number;
   private bulkWaiting = 0;
+  /** Waits that end at shutdown: one 'abort' listener a signal, not one a message (abort-watch.ts). */
+  private readonly aborts = new AbortWatch();
 
   constructor(private readonly options: ThrottlesOptions) {
     const { throttles, delivery } = options.config;
@@ -144,13 +153,16 @@ export class Throttles {
           key: this.label(group),
           waitMs: reservation.waitMs,
         });
-        const slept = await this.waiting(bulk, abortableSleep(reservation.waitMs, request.signal));
+        const slept = await this.waiting(
+          bulk,
+          this.aborts.sleep(reservation.waitMs, request.signal),
+        );
         if (!slept) return { kind: 'released' };
       }
     }
 
     const max = limits?.maxConnections;
-    if (max === undefined) return { kind: 'go', group, release: () => undefined };
+    if (max === undefined) return { kind: 'go', group, release: noSlotToRelease };
     const limit = Math.max(1, Math.floor(max * factor));
     const gate = this.gate(group);
     if (gate.active >= limit) {
@@ -311,10 +323,11 @@ export class Throttles {
   ): Promise<'granted' | 'timeout' | 'released'> {
     if (timeoutMs <= 0) return Promise.resolve('timeout');
     return new Promise((resolve) => {
+      const { signal } = request;
       const queue = gate.waiters[request.lane];
       const finish = (outcome: 'granted' | 'timeout' | 'released'): void => {
         clearTimeout(timer);
-        request.signal?.removeEventListener('abort', onAbort);
+        if (signal && outcome !== 'released') this.aborts.unwatch(signal, waiter);
         if (outcome !== 'granted') {
           const at = queue.indexOf(grant);
           if (at >= 0) queue.splice(at, 1);
@@ -322,9 +335,9 @@ export class Throttles {
         resolve(outcome);
       };
       const grant = (): void => finish('granted');
-      const onAbort = (): void => finish('released');
+      const waiter = { onAbort: () => finish('released') };
       const timer = setTimeout(() => finish('timeout'), timeoutMs);
-      request.signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) this.aborts.watch(signal, waiter);
       queue.push(grant);
     });
   }

@@ -69,7 +69,7 @@ import type { DeliveryLogger } from './logger.js';
 import { LoopSleep, type SleepKind } from './loop-sleep.js';
 import { emitSettled } from './outcome-events.js';
 import type { MessageBuilder } from './relay-connections.js';
-import { RelayPools } from './relay-pool.js';
+import { RelayPools, type MessageDispatch } from './relay-pool.js';
 import { SettleBatcher } from './settle-batcher.js';
 import { isSuppressed, loadSuppressed, settlementForSuppressed } from './suppression-gate.js';
 import {
@@ -119,7 +119,10 @@ export class DeliveryWorker {
   private readonly sleeper: LoopSleep;
   private readonly abort = new AbortController();
   private readonly preparations = new Set<Promise<void>>();
-  private readonly deliveries = new Set<Promise<void>>();
+  /** Deliveries (sends and settlements) not yet ended. */
+  private deliveries = 0;
+  /** Waiting for `deliveries` to reach 0 (shutdown). */
+  private deliveriesDrained: (() => void)[] = [];
   private releasable: string[] = [];
   /** Messages leased at accept (adopt), prepared together at the next microtask. */
   private adopted: ClaimedMessage[] = [];
@@ -135,8 +138,9 @@ export class DeliveryWorker {
     });
     this.sleeper = new LoopSleep(options.clock);
     this.signer = DkimSigner.fromConfig(config.dkim ?? [], logger);
-    // Every message waiting for a connection listens on this one signal
-    // (and stops listening once it has one): thousands is normal, not a leak.
+    // One listener on this signal for each relay, the throttles and the pools
+    // (abort-watch.ts), not one a waiting message: a node with more than ten
+    // relays is normal, not a leak.
     setMaxListeners(0, this.abort.signal);
     const policy: RetryPolicy = { ...config.delivery.retry };
     this.settlementContext = {
@@ -303,13 +307,13 @@ export class DeliveryWorker {
       }
       if (!templates || !suppressed) {
         const reason = templates ? 'the suppression list could not be read' : undefined;
-        this.track(this.deliveries, this.settle(message, this.postponed(message, reason)));
+        void this.settleUnsent(message, this.postponed(message, reason));
         continue;
       }
       if (isSuppressed(suppressed, message)) {
         const { clock, nodeId } = this.options;
         const settlement = settlementForSuppressed(message, clock.now(), nodeId);
-        this.track(this.deliveries, this.settle(message, settlement));
+        void this.settleUnsent(message, settlement);
         continue;
       }
       const known = campaigns ?? new Map<string, Campaign>();
@@ -322,11 +326,11 @@ export class DeliveryWorker {
             ? templateNotFound(message.templateId).message
             : undefined;
       if (missing !== undefined) {
-        this.track(this.deliveries, this.settle(message, this.failed(message, missing)));
+        void this.settleUnsent(message, this.failed(message, missing));
         continue;
       }
       const build = this.builder(message, templates, known);
-      this.track(this.deliveries, this.deliver(message, build, campaign?.pool));
+      void this.deliver(message, build, campaign?.pool);
       if (performance.now() - sliceStart >= TIME_SLICE_MS) {
         await yieldToEventLoop();
         sliceStart = performance.now();
@@ -387,46 +391,83 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * Sends one message and settles it; counted in `deliveries` until it
+   * ends. Its own bookkeeping (try/finally) rather than `track`: the frame
+   * waits with the message for a connection, and track's wrapping promises
+   * and closures would wait (and be promoted) with it.
+   */
   private async deliver(
     message: ClaimedMessage,
     raw: MessageBuilder,
     pool?: string,
   ): Promise<void> {
-    const { clock } = this.options;
-    let startedAt = clock.now();
-    const result = await this.pools.send(message, {
-      lane: message.stream,
-      envelope: { from: this.envelopeSender(message), to: [message.to.email] },
-      raw,
-      ...(pool !== undefined ? { pool } : {}),
-      signal: this.abort.signal,
-      onStart: () => {
-        startedAt = clock.now();
-      },
-    });
-    if (result.kind === 'released') {
-      this.releasable.push(message.id);
-      return;
+    this.deliveries += 1;
+    try {
+      const { clock } = this.options;
+      const dispatchedAt = clock.now();
+      // Also the record the relay writes `startedAt` into (relay-connections.ts).
+      const dispatch: MessageDispatch = {
+        lane: message.stream,
+        envelope: { from: this.envelopeSender(message), to: [message.to.email] },
+        raw,
+        signal: this.abort.signal,
+        ...(pool !== undefined ? { pool } : {}),
+      };
+      const result = await this.pools.send(message, dispatch);
+      if (result.kind === 'released') {
+        this.releasable.push(message.id);
+        return;
+      }
+      if (result.kind === 'unbuilt') {
+        await this.settle(message, this.failed(message, result.reason));
+        return;
+      }
+      if (result.kind === 'throttled') {
+        // No SMTP happened: back to the queue, no attempt, no deferral event.
+        const now = clock.now();
+        const held = settlementForThrottled(message, result, now, this.options.nodeId);
+        await this.settle(message, held, undefined, 0, false);
+        return;
+      }
+      const startedAt = dispatch.startedAt ?? dispatchedAt;
+      const finishedAt = clock.now();
+      const settlement = settlementForSend(
+        message,
+        result,
+        { startedAt, finishedAt },
+        this.settlementContext,
+      );
+      await this.settle(message, settlement, result, finishedAt - startedAt);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'delivery bookkeeping failed');
+    } finally {
+      this.deliveryEnded();
     }
-    if (result.kind === 'unbuilt') {
-      await this.settle(message, this.failed(message, result.reason));
-      return;
+  }
+
+  /** Settles a message that was not sent (suppressed, failed or postponed before a send), as a delivery. */
+  private async settleUnsent(message: ClaimedMessage, settlement: Settlement): Promise<void> {
+    this.deliveries += 1;
+    try {
+      await this.settle(message, settlement);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'delivery bookkeeping failed');
+    } finally {
+      this.deliveryEnded();
     }
-    if (result.kind === 'throttled') {
-      // No SMTP happened: back to the queue, no attempt, no deferral event.
-      const now = clock.now();
-      const held = settlementForThrottled(message, result, now, this.options.nodeId);
-      await this.settle(message, held, undefined, 0, false);
-      return;
-    }
-    const finishedAt = clock.now();
-    const settlement = settlementForSend(
-      message,
-      result,
-      { startedAt, finishedAt },
-      this.settlementContext,
-    );
-    await this.settle(message, settlement, result, finishedAt - startedAt);
+  }
+
+  private deliveryEnded(): void {
+    this.deliveries -= 1;
+    if (this.deliveries > 0) return;
+    for (const resolve of this.deliveriesDrained.splice(0)) resolve();
+  }
+
+  /** Resolves when no delivery is running. */
+  private deliveriesEnded(): Promise<void> {
+    if (this.deliveries === 0) return Promise.resolve();
+    return new Promise((resolve) => this.deliveriesDrained.push(resolve));
   }
 
   /** MAIL FROM: the VERP address when a bounce domain is configured, else the From address. */
@@ -486,18 +527,18 @@ export class DeliveryWorker {
     await Promise.all(this.preparations);
     await this.writeReleases(deadline);
 
-    await untilDeadline(Promise.all(this.deliveries), deadline);
-    if (this.deliveries.size > 0) {
+    await untilDeadline(this.deliveriesEnded(), deadline);
+    if (this.deliveries > 0) {
       this.options.logger.warn(
-        { sending: this.deliveries.size },
+        { sending: this.deliveries },
         'stop timeout reached: cutting the connections of sends still in progress',
       );
       await this.pools.close();
     }
     const grace = Math.max(deadline, Date.now() + BOOKKEEPING_GRACE_MS);
-    await untilDeadline(Promise.all(this.deliveries), grace);
+    await untilDeadline(this.deliveriesEnded(), grace);
     await this.batcher.close(grace);
-    await Promise.all(this.deliveries);
+    await this.deliveriesEnded();
     await this.writeReleases(grace);
     await this.pools.close();
   }
