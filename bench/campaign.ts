@@ -215,7 +215,7 @@ function printTargets(runs: CampaignRun[], contacts: number, smtpSource: number)
       'campaign throughput ≥ 1.0× smtp-source',
       Number.isNaN(smtpSource) ? undefined : rate >= smtpSource,
       Number.isNaN(smtpSource)
-        ? 'no baseline in this run (--sluice-only)'
+        ? 'no smtp-source baseline with --sluice-only'
         : `×${(rate / smtpSource).toFixed(2)}`,
     ),
   );
