@@ -24,7 +24,7 @@ applyHeapGrowth(Number(process.argv[2]));
 const kept = Array.from({ length: 100_000 }, (_, i) => ({ i, s: 'kept ' + i }));
 const ring = new Array(300_000);
 let peak = 0;
-for (let i = 0; i < 2_000_000; i++) {
+for (let i = 0; i < 6_000_000; i++) {
   ring[i % ring.length] = { i, s: 'replaced ' + i };
   if (i % 50_000 === 0) {
     const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
@@ -49,20 +49,18 @@ function churn(percent: number): { peakMiB: number; fullCollections: number } {
 
 describe('applyHeapGrowth', () => {
   it('bounds how far the old generation grows past its live objects between full collections', () => {
-    // ~40 MiB live, ~100 MiB promoted and freed over the run. 10 %: the next
-    // full collection at ~1.1× what survived the last (peak ~65 – 85 MiB,
-    // 4 – 5 full collections measured); 300 %: at ~4× (1 – 2 collections).
-    // Counted rather than compared by peak: under load the run is too
-    // short for 300 % to reach its limit.
+    // ~40 MiB live, a few hundred MiB promoted and freed over the run. 10 %:
+    // the next full collection at ~1.1× what survived the last; 300 %: at
+    // ~4×. Measured: Node 20, 17 against 4 full collections (peaks ~85 and
+    // ~175 MiB); Node 24, 5 against 2 (its first full collection comes
+    // later, at ~130 MiB whatever the setting, and peaks vary more). So
+    // the collections are counted, not the peaks compared.
     const tight = churn(10);
     const loose = churn(300);
     assert.ok(
-      tight.peakMiB < 100,
-      `10 %: old generation peaked at ${tight.peakMiB.toFixed(0)} MiB`,
-    );
-    assert.ok(
       tight.fullCollections >= 3 && tight.fullCollections >= 2 * loose.fullCollections,
-      `10 % made ${tight.fullCollections} full collections, 300 % ${loose.fullCollections}: 300 % should make at most half as many`,
+      `10 % made ${tight.fullCollections} full collections (peak ${tight.peakMiB.toFixed(0)} MiB), ` +
+        `300 % ${loose.fullCollections} (peak ${loose.peakMiB.toFixed(0)} MiB): 300 % should make at most half as many`,
     );
   });
 });
