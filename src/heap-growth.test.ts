@@ -51,16 +51,15 @@ describe('applyHeapGrowth', () => {
   it('bounds how far the old generation grows past its live objects between full collections', () => {
     // ~40 MiB live, a few hundred MiB promoted and freed over the run. 10 %:
     // the next full collection at ~1.1× what survived the last; 300 %: at
-    // ~4×. Measured: Node 20, 17 against 4 full collections (peaks ~85 and
-    // ~175 MiB); Node 24, 5 against 2 (its first full collection comes
-    // later, at ~130 MiB whatever the setting, and peaks vary more). So
-    // the collections are counted, not the peaks compared.
+    // ~4×. Measured: Node 20, 17 against 4 full collections, peaks ~85
+    // against ~175 MiB; Node 24, 5 against 2 – 3, ~147 against ~258 MiB (its
+    // first full collection comes later, at ~130 MiB whatever the setting).
     const tight = churn(10);
     const loose = churn(300);
-    assert.ok(
-      tight.fullCollections >= 3 && tight.fullCollections >= 2 * loose.fullCollections,
-      `10 % made ${tight.fullCollections} full collections (peak ${tight.peakMiB.toFixed(0)} MiB), ` +
-        `300 % ${loose.fullCollections} (peak ${loose.peakMiB.toFixed(0)} MiB): 300 % should make at most half as many`,
-    );
+    const seen =
+      `10 %: ${tight.fullCollections} full collections, peak ${tight.peakMiB.toFixed(0)} MiB; ` +
+      `300 %: ${loose.fullCollections}, peak ${loose.peakMiB.toFixed(0)} MiB`;
+    assert.ok(tight.fullCollections > loose.fullCollections, `more collections at 10 % (${seen})`);
+    assert.ok(tight.peakMiB < loose.peakMiB, `a lower peak at 10 % (${seen})`);
   });
 });
