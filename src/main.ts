@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureAdminKey, type AdminKeyOutcome } from './admin-key.js';
 import { AlertManager } from './alerts/alert-manager.js';
 import { dashboardSessionSecret } from './dashboard-secret.js';
-import { applyHeapGrowth } from './heap-growth.js';
+import { applyHeapGrowth, stopPretenuring } from './heap-growth.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './core/events.js';
 import type { Store } from './core/ports/store.js';
@@ -70,7 +70,10 @@ export async function startSluice(
   const logger = options.logger ?? createLogger(config.log.level);
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`;
   // Process-wide; hand-built configurations (tests) leave V8's choice alone.
-  if (config.node) applyHeapGrowth(config.node.heapGrowthPercent);
+  if (config.node) {
+    applyHeapGrowth(config.node.heapGrowthPercent);
+    stopPretenuring();
+  }
 
   const store = await openStore(config.database.url, {
     poolSize: config.database.poolSize,
