@@ -14,7 +14,7 @@
 import type { AlertWebhookConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
 import { SIGNATURE_HEADER, signWebhook } from '../core/webhook-signature.js';
-import { abortableSleep } from '../delivery/abortable-sleep.js';
+import { AbortWatch } from '../delivery/abort-watch.js';
 import { HttpSender } from '../webhooks/http-sender.js';
 
 /** Cap of the doubling delay between attempts. */
@@ -38,6 +38,8 @@ export interface AlertNotifierOptions {
 
 export class AlertNotifier {
   private readonly abort = new AbortController();
+  /** Retry waits, which `close()` cuts short (one 'abort' listener for all of them). */
+  private readonly aborts = new AbortWatch();
   private readonly sending = new Set<Promise<void>>();
   /** One sender per guard setting: private addresses allowed or not. */
   private readonly senders: Record<'guarded' | 'private', HttpSender>;
@@ -82,7 +84,7 @@ export class AlertNotifier {
     const target = redactedUrl(webhook.url);
     const sender = webhook.allowPrivate ? this.senders.private : this.senders.guarded;
     for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0 && !(await abortableSleep(delay(attempt), this.abort.signal))) return;
+      if (attempt > 0 && !(await this.aborts.sleep(delay(attempt), this.abort.signal))) return;
       const outcome = await sender.post(webhook.url, body, {
         [SIGNATURE_HEADER]: signWebhook(webhook.secret, body, clock.now()),
       });
