@@ -39,7 +39,7 @@ import {
   type MessageRow,
 } from '../rows.js';
 import { itemOutcomes, runDeferred, runDurable } from './deferred-commit.js';
-import { mapSqliteError, promised } from './sqlite-errors.js';
+import { promised } from './sqlite-errors.js';
 import { unavailableError } from '../store-errors.js';
 import type { StatementCache } from './statement-cache.js';
 import type { WalSync } from './wal-sync.js';
@@ -379,9 +379,7 @@ export class SqliteMessageStore implements MessageStore {
 
   /** Off the event loop when it can be (StatementCache.readAll): O(messages), read at each metrics scrape. */
   async countByStatus(): Promise<StatusCounts> {
-    const rows = await this.cache
-      .readAll<{ status: string; n: number }>(OUTBOX_SQL.countByStatus)
-      .catch((error: unknown) => Promise.reject(mapSqliteError(error)));
+    const rows = await this.cache.readAll<{ status: string; n: number }>(OUTBOX_SQL.countByStatus);
     return countsByStatus(MESSAGE_STATUSES, rows);
   }
 

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { unavailableError } from '../store-errors.js';
+import { mapSqliteError, promised } from './sqlite-errors.js';
 
 /** A turn an error (SQLITE_FULL, SQLITE_IOERR) rolled back before its COMMIT. */
 const rolledBack = (): Error =>
@@ -272,16 +273,12 @@ export class StatementCache {
    * takes reads (the background checkpointer: SqliteStore sets it), on this
    * connection otherwise. For aggregates over whole tables (metrics) that
    * may take longer than anything should hold the loop; it sees only what
-   * is committed.
+   * is committed. Errors are mapped as the store's are (./sqlite-errors.ts).
    */
   readAll<R>(sql: string, ...params: unknown[]): Promise<R[]> {
     const offThread = this.offThread?.<R>(sql, params);
-    if (offThread) return offThread;
-    try {
-      return Promise.resolve(this.get<R>(sql).all(...params));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+    if (!offThread) return promised(() => this.get<R>(sql).all(...params));
+    return offThread.catch((error: unknown) => Promise.reject(mapSqliteError(error)));
   }
 
   /** Where readAll() runs its reads; undefined when it may not (then on this connection). */

@@ -33,7 +33,7 @@ import {
   type WebhookEndpointRow,
 } from '../webhook-rows.js';
 import { runDeferred } from './deferred-commit.js';
-import { mapSqliteError, promised } from './sqlite-errors.js';
+import { promised } from './sqlite-errors.js';
 import type { StatementCache } from './statement-cache.js';
 
 const LIVE = `status IN ('pending', 'sending')`;
@@ -279,9 +279,7 @@ export class SqliteWebhookStore implements WebhookStore {
 
   /** Off the event loop when it can be (StatementCache.readAll): O(deliveries), read at each metrics scrape. */
   async countByStatus(): Promise<WebhookDeliveryCounts> {
-    const rows = await this.cache
-      .readAll<{ status: string; n: number }>(WEBHOOK_SQL.countByStatus)
-      .catch((error: unknown) => Promise.reject(mapSqliteError(error)));
+    const rows = await this.cache.readAll<{ status: string; n: number }>(WEBHOOK_SQL.countByStatus);
     return countsByStatus(WEBHOOK_DELIVERY_STATUSES, rows);
   }
 
