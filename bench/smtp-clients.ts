@@ -11,7 +11,7 @@
  */
 import { SmtpClient } from '../src/delivery/smtp-client.js';
 import { NodemailerSmtpClient } from './nodemailer-smtp-client.js';
-import { startSmtpSink } from './support.js';
+import { machineCpuMeter, startSmtpSink } from './support.js';
 
 export type ClientKind = 'nodemailer' | 'sluice' | 'sluice-no-pipelining';
 
@@ -30,39 +30,64 @@ export interface ClientRun {
   msgPerSec: number;
   /** CPU time of this process (the client; smtp-sink is another process) per message. */
   cpuUsPerMessage: number;
+  /** Busy CPU of the whole machine (client, sinks, kernel) per message; NaN off Linux. */
+  machineUsPerMessage: number;
 }
 
-/** One client kind; each connection sends its share in a loop. */
+/**
+ * One client kind; each connection sends its share in a loop. With
+ * `sinks` > 1 the messages are split evenly over that many smtp-sinks,
+ * `connections` to each (bench/campaign's topology: 4 × 3).
+ */
 export async function clientToSink(
   kind: ClientKind,
   count: number,
   connections: number,
+  sinks = 1,
 ): Promise<ClientRun> {
-  const sink = await startSmtpSink(count, kind === 'sluice-no-pipelining' ? ['-p'] : []);
+  const share = Math.floor(count / sinks);
+  const flags = kind === 'sluice-no-pipelining' ? ['-p'] : [];
+  const started = await Promise.all(
+    Array.from({ length: sinks }, () => startSmtpSink(share, flags)),
+  );
   const messages = Array.from({ length: 100 }, (_, i) => prebuiltMessage(i));
   const senders = await Promise.all(
-    Array.from({ length: connections }, () => sender(kind, sink.port)),
+    started.flatMap((sink) =>
+      Array.from({ length: connections }, async () => ({
+        left: sink,
+        sender: await sender(kind, sink.port),
+      })),
+    ),
   );
+  const left = new Map(started.map((sink) => [sink, share]));
   let next = 0;
   let refused = 0;
+  const meter = machineCpuMeter();
   const cpuBefore = process.cpuUsage();
-  const started = process.hrtime.bigint();
+  const begun = process.hrtime.bigint();
   await Promise.all(
-    senders.map(async (sender) => {
-      while (next < count) {
+    senders.map(async ({ left: sink, sender }) => {
+      for (let n = left.get(sink) ?? 0; n > 0; n = left.get(sink) ?? 0) {
+        left.set(sink, n - 1);
         const i = next++;
         const raw = messages[i % messages.length] ?? Buffer.alloc(0);
         if (!(await sender.send(`rcpt${i}@example.test`, raw))) refused++;
       }
     }),
   );
-  await sink.done;
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await Promise.all(started.map((sink) => sink.done));
+  const seconds = Number(process.hrtime.bigint() - begun) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
-  // smtp-sink exits on receiving the last message, maybe before its 250: one may fail.
-  if (refused > 1) throw new Error(`${kind}: ${refused} messages were not accepted`);
-  await Promise.all(senders.map((s) => s.close()));
-  return { msgPerSec: count / seconds, cpuUsPerMessage: (cpu.user + cpu.system) / count };
+  const busyMs = meter.stop();
+  const total = share * sinks;
+  // smtp-sink exits on receiving the last message, maybe before its 250: one a sink may fail.
+  if (refused > sinks) throw new Error(`${kind}: ${refused} messages were not accepted`);
+  await Promise.all(senders.map(({ sender }) => sender.close()));
+  return {
+    msgPerSec: total / seconds,
+    cpuUsPerMessage: (cpu.user + cpu.system) / total,
+    machineUsPerMessage: busyMs === undefined ? NaN : (busyMs * 1000) / total,
+  };
 }
 
 interface Sender {

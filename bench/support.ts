@@ -3,7 +3,7 @@
  * same-run baseline, free ports, timing and summary statistics.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
@@ -84,7 +84,17 @@ export async function smtpSourceToSink(
   sessions: number,
   size: number,
 ): Promise<number> {
+  return (await smtpSourceRun(count, sessions, size)).msgPerSec;
+}
+
+/** smtp-source → smtp-sink, with what the run cost the whole machine (µs a message; NaN off Linux). */
+export async function smtpSourceRun(
+  count: number,
+  sessions: number,
+  size: number,
+): Promise<{ msgPerSec: number; machineUsPerMessage: number }> {
   const sink = await startSmtpSink(count);
+  const meter = machineCpuMeter();
   const started = process.hrtime.bigint();
   const source = spawn(
     SMTP_SOURCE,
@@ -106,8 +116,44 @@ export async function smtpSourceToSink(
   );
   await sink.done;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const busyMs = meter.stop();
   source.kill('SIGKILL');
-  return count / seconds;
+  return {
+    msgPerSec: count / seconds,
+    machineUsPerMessage: busyMs === undefined ? NaN : (busyMs * 1000) / count,
+  };
+}
+
+/**
+ * The whole machine's busy CPU time (every process and the kernel) from
+ * now until `stop()`, in ms, from Linux's /proc/stat; `undefined` where
+ * there is none. On 2 cores a baseline and Sluice share the cores with
+ * their relays, so the figure per message says what each path costs the
+ * machine, not only its own process.
+ */
+export function machineCpuMeter(): { stop(): number | undefined } {
+  const busy = (): number | undefined => {
+    try {
+      const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .map(Number);
+      // user nice system idle iowait irq softirq steal: all but idle and iowait.
+      const total = fields.slice(0, 8).reduce((sum, n) => sum + n, 0);
+      return total - (fields[3] ?? 0) - (fields[4] ?? 0);
+    } catch {
+      return undefined;
+    }
+  };
+  const start = busy();
+  // USER_HZ is 100 on Linux: a jiffy is 10 ms.
+  return {
+    stop: () => {
+      const end = busy();
+      return start === undefined || end === undefined ? undefined : (end - start) * 10;
+    },
+  };
 }
 
 export function stats(values: number[]): { min: number; median: number; max: number } {
