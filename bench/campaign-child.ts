@@ -11,6 +11,9 @@
  *     sinks as relays of its pool; creates a campaign to the list over the
  *     API, sends it now, and times until every sink has its share (the
  *     parent watches the sinks; this process prints when told to stop).
+ *     The delivery settings are the product's defaults (concurrency 200,
+ *     claim batch 200): until 30 Nov 2026 the bench set 1,000 and 500, which
+ *     the defaults needed to keep the relays busy (docs/delivery.md).
  *     SLUICE_BENCH_HEAP_GROWTH_PERCENT sets the node's `node.heapGrowthPercent`
  *     (default: the product's), e.g. 0 to leave the heap to V8.
  */
@@ -76,7 +79,6 @@ async function send(url: string, dir: string, ports: number[], contacts: number)
         port,
         maxConnections: 3,
       })),
-      delivery: { concurrency: 1000, claimBatch: 500 },
       ...(heapGrowthPercent === undefined
         ? {}
         : { node: { heapGrowthPercent: Number(heapGrowthPercent) } }),

@@ -526,7 +526,8 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           maximum: 100000,
           default: 200,
-          description: 'Most messages in flight (claimed and not yet settled) in this process.',
+          description:
+            'Most messages this process works on at once: claimed and not yet through their SMTP transaction (waiting for a connection or sending). A message whose outcome is waiting to be written (at most ~20 ms) no longer holds a slot.',
         }),
         claimBatch: Type.Integer({
           minimum: 1,

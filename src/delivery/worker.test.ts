@@ -330,6 +330,31 @@ describe('DeliveryWorker', () => {
     await h.close();
   });
 
+  it('a slot frees when its transaction ends: a slow settlement write does not hold the next sends', async () => {
+    const h = await harness({ delivery: { concurrency: 2, claimBatch: 2 }, start: false });
+    for (let i = 0; i < 6; i++) await h.accept({ to: { email: `s${i}@example.com` } });
+    // The store's settlement writes wait for the gate (the database itself is real).
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const settle = h.store.messages.settle.bind(h.store.messages);
+    let written = 0;
+    h.store.messages.settle = async (batch) => {
+      await gate;
+      written += batch.length;
+      return settle(batch);
+    };
+    h.worker.start();
+    // Two slots, six messages: all six reach the relay before any outcome is written.
+    await until(() => h.relay.messages.length === 6);
+    assert.equal(written, 0);
+    assert.equal(h.worker.inFlight, 6, 'claimed and not yet settled');
+    assert.equal((await h.store.messages.countByStatus()).sending, 6);
+    openGate();
+    await until(async () => (await h.store.messages.countByStatus()).delivered === 6);
+    await until(() => h.worker.inFlight === 0);
+    await h.close();
+  });
+
   it('graceful stop: in-flight sends finish, unsent claims are released, nothing left sending', async () => {
     const h = await harness({
       behaviour: () => ({ slowMs: 200 }),
