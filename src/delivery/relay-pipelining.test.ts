@@ -298,6 +298,20 @@ describe('pipelining across messages', () => {
     assert.deepEqual(peer.accepted, ['m1@example.com', 'm3@example.com']);
   });
 
+  it('cut at shutdown: the message whose body went out is deferred, the one begun behind it released', async () => {
+    const peer = await startPeer({ final: () => 'silent' });
+    const p = poolsFor(peer);
+    const sends = sendAll(p, ['m1@example.com', 'm2@example.com']);
+    // m2's MAIL arrived while m1's final reply was held.
+    await until(() => peer.releasedBy[0] === 'MAIL');
+    await p.pools.close();
+    const [first, second] = await sends;
+    assert.equal(first?.kind, 'deferred', JSON.stringify(first));
+    assert.deepEqual(second, { kind: 'released' });
+    assert.equal(p.builds.get('m2@example.com'), 1);
+    assert.deepEqual(peer.accepted, []);
+  });
+
   it('a connection whose final reply is outstanding is not idle: no QUIT before that reply', async () => {
     // m2 takes the connection with m1's body, then is refused locally
     // (larger than SIZE): the connection is free while m1's reply is held.
