@@ -21,8 +21,21 @@
  * circuit is half-open, a connection is opened (greeting + EHLO) and closed
  * with QUIT; its outcome feeds the breaker like any other connection.
  *
- * `inFlight` counts messages assigned to this relay (waiting or sending);
- * least-connections balances on it.
+ * Hand-over with the body (relays with PIPELINING; smtp-client.ts): when a
+ * message has been written and only its final reply is awaited, the
+ * connection goes to the next waiter at once, whose MAIL, RCPT and DATA
+ * leave in the same write as that body; the first message's outcome comes
+ * later, with its final reply, and is counted then (health, in-flight).
+ * With nobody waiting at that moment the connection stays with its message
+ * until the final reply, as without PIPELINING. A connection whose owner is
+ * done while an earlier message's final reply is still outstanding (the
+ * owner was refused locally, could not be built, or was released at
+ * shutdown) goes to the next waiter, or waits for that reply before it may
+ * idle: an idle QUIT or a shutdown never cuts a final reply short.
+ *
+ * `inFlight` counts messages assigned to this relay (waiting or sending, a
+ * handed-over message until its final reply); least-connections balances
+ * on it.
  */
 import type { HealthConfig, RelayConfig } from '../config/config.js';
 import type { Clock } from '../core/clock.js';
@@ -235,10 +248,16 @@ export class RelayConnections {
         const reused = client.sent > 0;
         wentOut = true;
         request.startedAt = this.options.clock.now();
-        const outcome = await client.send(request.envelope, raw);
+        const outcome = await client.send(request.envelope, raw, this.handOver);
         const { result } = outcome;
         if (result.kind === 'deferred' && result.code === undefined) {
-          if (outcome.untouched && reused && attempt === 1 && !this.closing) {
+          if (outcome.untouched && this.closing) {
+            // Cut at shutdown before a byte of its content went out (a message
+            // handed the connection behind another's final reply): unsent.
+            this.release(client);
+            return { kind: 'released' };
+          }
+          if (outcome.untouched && reused && attempt === 1) {
             this.release(client);
             continue;
           }
@@ -251,7 +270,8 @@ export class RelayConnections {
         } else {
           this.health.success();
         }
-        this.release(client);
+        // Handed over with its body: the connection is the next message's now.
+        if (!outcome.handedOver) this.release(client);
         return result;
       }
     } finally {
@@ -425,19 +445,40 @@ export class RelayConnections {
     this.release(client);
   }
 
-  /** A connection is free: to the next waiter, or idle until idleTimeoutMs. */
+  /**
+   * A message is written and awaits its final reply: its connection goes to
+   * the next waiter now, if there is one (see the header comment).
+   */
+  private readonly handOver = (client: SmtpClient): boolean => {
+    if (this.closing || !client.usable) return false;
+    const waiter = this.nextWaiter();
+    if (!waiter) return false;
+    this.grant(waiter, { kind: 'client', client });
+    return true;
+  };
+
+  /**
+   * A connection is free: to the next waiter, or idle until idleTimeoutMs
+   * once no final reply is outstanding on it.
+   */
   private release(client: SmtpClient): void {
     if (!client.usable) {
       this.pump();
       return;
     }
     if (this.closing) {
-      void client.close();
+      if (client.awaitingReply) void client.replied().then(() => this.release(client));
+      else void client.close();
       return;
     }
     const waiter = this.nextWaiter();
     if (waiter) {
       this.grant(waiter, { kind: 'client', client });
+      return;
+    }
+    if (client.awaitingReply) {
+      // Not idle yet: an idle QUIT must not race the reply (a waiter arriving meanwhile opens its own).
+      void client.replied().then(() => this.release(client));
       return;
     }
     const timer = setTimeout(() => {

@@ -17,16 +17,32 @@
  *                                                  ├─idle/close(): QUIT ──► closed
  *                                                  └─socket error, timeout, 421 ───► closed
  *
- * One transaction at a time: the pool hands a connection to one message
- * and takes it back when `send` resolves, by which time the session is
- * ready for the next MAIL FROM (or closed).
+ * One transaction at a time writes: the pool hands a connection to one
+ * message and takes it back when `send` resolves, by which time the session
+ * is ready for the next MAIL FROM (or closed). With PIPELINING the
+ * connection can be passed on earlier, as soon as the message is written:
+ *
+ *   send(k, next) ─► MAIL/RCPT/DATA ─354─► body, "." written ─► next(client) ─► final reply ─► k resolves
+ *                                                                   │ true: k+1 takes the connection,
+ *                                                                   │ its MAIL/RCPT/DATA in the same write
+ *                                                                   └ false: k keeps it (`handedOver` false)
+ *
+ * `next` is asked once, synchronously; when it takes the connection, k's
+ * outcome says `handedOver` and k's owner must not release it again. The
+ * replies are read in order, so at most one final reply is outstanding
+ * when the connection changes hands (`awaitingReply`); a connection with
+ * one is not idle (relay-connections.ts waits for it before idling).
  */
 import type { RelayConfig } from '../config/config.js';
 import type { SendResult } from '../core/outcome.js';
 import { replyText } from './smtp/reply-parser.js';
 import type { SmtpConnection } from './smtp/smtp-connection.js';
 import { openSession, type Extensions } from './smtp/smtp-session.js';
-import { sendTransaction, type Envelope } from './smtp/smtp-transaction.js';
+import {
+  sendTransaction,
+  type Envelope,
+  type TransactionOutcome,
+} from './smtp/smtp-transaction.js';
 
 export type { Envelope } from './smtp/smtp-transaction.js';
 
@@ -55,13 +71,28 @@ export interface SendOutcome {
    * another connection with no risk of a duplicate.
    */
   untouched: boolean;
+  /**
+   * True when `send`'s `next` took the connection after the message was
+   * written: it belongs to the next transaction now, not to this caller.
+   */
+  handedOver: boolean;
 }
+
+/**
+ * Offered the connection when a message is written and only its final
+ * reply is awaited (PIPELINING); true when it took it (for the next message).
+ */
+export type HandOver = (client: SmtpClient) => boolean;
 
 /** Longest reply text kept (stored with each attempt). */
 const MAX_RESPONSE_CHARS = 1_000;
 
 export class SmtpClient {
+  /** A transaction owns the connection (until it ends, or hands it over with its message written). */
   private busy = false;
+  /** Sends not resolved yet: one more than `busy` says while a handed-over message awaits its final reply. */
+  private unresolved = 0;
+  private readonly whenReplied: (() => void)[] = [];
   /** Messages this connection has carried (reuse count). */
   sent = 0;
 
@@ -113,8 +144,23 @@ export class SmtpClient {
     this.connection.onClose(listener);
   }
 
-  /** One SMTP transaction. Resolves when the client is ready for the next one or closed. */
-  async send(envelope: Envelope, raw: Buffer): Promise<SendOutcome> {
+  /** A message handed over with the connection still awaits its final reply on it. */
+  get awaitingReply(): boolean {
+    return this.unresolved > 0;
+  }
+
+  /** Resolves once no send on this connection is waiting for a reply. */
+  replied(): Promise<void> {
+    if (this.unresolved === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenReplied.push(resolve));
+  }
+
+  /**
+   * One SMTP transaction. Resolves with its outcome when the client is ready
+   * for the next one or closed; or, when `next` took the connection once the
+   * message was written (see the header comment), when the final reply came.
+   */
+  async send(envelope: Envelope, raw: Buffer, next?: HandOver): Promise<SendOutcome> {
     if (this.connection.closed || this.busy) {
       return {
         result: {
@@ -125,51 +171,77 @@ export class SmtpClient {
             : 'connection already closed',
         },
         untouched: true,
+        handedOver: false,
       };
     }
     this.busy = true;
     this.sent++;
+    this.unresolved++;
+    let handedOver = false;
+    const handOver =
+      next &&
+      ((): void => {
+        // Free before asking, so that `next` may even start its send at once.
+        this.busy = false;
+        handedOver = next(this);
+        if (!handedOver) this.busy = true;
+      });
     try {
-      const outcome = await sendTransaction(this.connection, this.extensions, envelope, raw);
-      const relay = this.relay;
-      switch (outcome.kind) {
-        case 'accepted':
-          return {
-            result: {
-              kind: 'delivered',
-              relay,
-              code: outcome.reply.code,
-              response: text(outcome.reply),
-            },
-            untouched: false,
-          };
-        case 'refused': {
-          const { code, enhancedCode } = outcome.reply;
-          const response = text(outcome.reply);
-          const detail = { relay, code, ...(enhancedCode ? { enhancedCode } : {}), response };
-          // 503 is "bad sequence of commands": a session glitch, not a verdict on the message.
-          const kind = code >= 500 && code !== 503 ? 'bounced' : 'deferred';
-          return { result: { kind, ...detail }, untouched: false };
-        }
-        case 'local':
-          return {
-            result: {
-              kind: 'bounced',
-              relay,
-              code: outcome.code,
-              enhancedCode: outcome.enhancedCode,
-              response: truncate(outcome.reason),
-            },
-            untouched: true,
-          };
-        case 'broken':
-          return {
-            result: { kind: 'deferred', relay, response: truncate(outcome.reason) },
-            untouched: outcome.untouched,
-          };
-      }
+      const outcome = await sendTransaction(
+        this.connection,
+        this.extensions,
+        envelope,
+        raw,
+        handOver,
+      );
+      return this.outcome(outcome, handedOver);
     } finally {
-      this.busy = false;
+      if (!handedOver) this.busy = false;
+      this.unresolved--;
+      if (this.unresolved === 0) for (const resolve of this.whenReplied.splice(0)) resolve();
+    }
+  }
+
+  private outcome(outcome: TransactionOutcome, handedOver: boolean): SendOutcome {
+    const relay = this.relay;
+    switch (outcome.kind) {
+      case 'accepted':
+        return {
+          result: {
+            kind: 'delivered',
+            relay,
+            code: outcome.reply.code,
+            response: text(outcome.reply),
+          },
+          untouched: false,
+          handedOver,
+        };
+      case 'refused': {
+        const { code, enhancedCode } = outcome.reply;
+        const response = text(outcome.reply);
+        const detail = { relay, code, ...(enhancedCode ? { enhancedCode } : {}), response };
+        // 503 is "bad sequence of commands": a session glitch, not a verdict on the message.
+        const kind = code >= 500 && code !== 503 ? 'bounced' : 'deferred';
+        return { result: { kind, ...detail }, untouched: false, handedOver };
+      }
+      case 'local':
+        return {
+          result: {
+            kind: 'bounced',
+            relay,
+            code: outcome.code,
+            enhancedCode: outcome.enhancedCode,
+            response: truncate(outcome.reason),
+          },
+          untouched: true,
+          handedOver,
+        };
+      case 'broken':
+        return {
+          result: { kind: 'deferred', relay, response: truncate(outcome.reason) },
+          untouched: outcome.untouched,
+          handedOver,
+        };
     }
   }
 

@@ -48,7 +48,9 @@
  * Graceful stop: stop claiming; messages not yet handed to a connection are
  * released (status queued, due now) in one store call; sends in progress get
  * until the deadline, after which their connections are cut (they come back
- * deferred: at least once, never lost); settlements are flushed; the relay
+ * deferred: at least once, never lost; or released, when no byte of their
+ * content had gone out, such as a message whose MAIL was pipelined behind
+ * another's final reply); settlements are flushed; the relay
  * connections are closed with QUIT. Nothing this worker claimed stays
  * `sending` unless the store itself fails (then the lease hands it back).
  */

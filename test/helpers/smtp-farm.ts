@@ -43,6 +43,8 @@ export interface ScriptedRelayOptions {
   port?: number;
   /** Shared per-domain concurrency record. */
   domains?: DomainConcurrency;
+  /** Announce PIPELINING (RFC 2920); default true. */
+  pipelining?: boolean;
 }
 
 /** Transactions open at once per recipient domain, over every relay that shares it. */
@@ -127,6 +129,7 @@ export async function startScriptedRelay(
     logger: false,
     // No reverse DNS of the client: it delays the greeting and is noise here.
     disableReverseLookup: true,
+    hidePIPELINING: options.pipelining === false,
     secure: options.tls === 'implicit',
     disabledCommands: [
       ...(options.auth ? [] : ['AUTH']),

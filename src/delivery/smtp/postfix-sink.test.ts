@@ -1,7 +1,11 @@
 /**
  * Sluice's SMTP client against Postfix's smtp-sink, a second, independent
  * implementation of the server side: pipelined and not, a server without
- * ESMTP, soft and hard rejections, 421, a drop after the final dot.
+ * ESMTP, soft and hard rejections, 421, a drop after the final dot; and
+ * through a relay's pool, each body written with the next message's
+ * envelope (pipelining across messages, relay-connections.ts; the refusals
+ * at a final reply are in relay-pipelining.test.ts: smtp-sink's -f and -r
+ * turn PIPELINING off).
  * Skipped when /usr/sbin/smtp-sink is not installed (Debian: postfix).
  */
 import assert from 'node:assert/strict';
@@ -9,7 +13,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { testRelay } from '../../../test/helpers/delivery-config.js';
+import { testConfig, testRelay } from '../../../test/helpers/delivery-config.js';
+import { EventBus, type SluiceEventMap } from '../../core/events.js';
+import { silentLogger } from '../logger.js';
+import { RelayPools } from '../relay-pool.js';
 import { SmtpClient } from '../smtp-client.js';
 
 const SMTP_SINK = '/usr/sbin/smtp-sink';
@@ -143,4 +150,35 @@ describe('SMTP client against Postfix smtp-sink', { skip: missing }, () => {
     assert.equal(dropped.untouched, false);
     assert.equal(dropping.usable, false);
   });
+
+  it('through a pool, each body with the next envelope: 300 messages over 2 connections', async () => {
+    const pools = poolOf(await startSink());
+    const results = await sendThrough(pools, 300);
+    assert.deepEqual(new Set(results), new Set(['delivered']));
+    assert.equal(results.length, 300);
+    assert.ok(pools.connectionCount <= 2);
+    await pools.close();
+  });
 });
+
+function poolOf(port: number): RelayPools {
+  return new RelayPools({
+    config: testConfig({ relays: [testRelay(port, { name: 'sink', maxConnections: 2 })] }),
+    events: new EventBus<SluiceEventMap>(),
+    logger: silentLogger,
+  });
+}
+
+/** `count` messages at once, each built when its connection is ready (as the worker does). */
+async function sendThrough(pools: RelayPools, count: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const request = {
+        lane: 'bulk' as const,
+        envelope: envelope(i),
+        raw: () => Promise.resolve(RAW),
+      };
+      return (await pools.forStream('bulk').send(request, 'example.com')).kind;
+    }),
+  );
+}

@@ -19,7 +19,16 @@
  *
  * Once closed, every waiting and later `read` resolves to a failure with
  * the reason (the first one seen: a timeout, the socket error, or the peer
- * closing), so callers never wait on a dead socket.
+ * closing), so callers never wait on a dead socket. A 421 handed to a reader
+ * closes the connection at once (the server is going away): the readers
+ * behind it, a pipelined next message's MAIL, RCPT and DATA among them, get
+ * a failure, so no later command or message follows it on this socket.
+ *
+ * `writeBatched` holds what it writes until the end of the current tick
+ * (socket cork, uncorked on process.nextTick), so whatever else is written
+ * in the same tick goes out in the same syscall: a message's body and the
+ * next message's MAIL, RCPT and DATA when the connection is handed over
+ * with the body (smtp-client.ts).
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -75,6 +84,8 @@ export class SmtpConnection {
   private currentTimeoutMs = 0;
   private readonly closeListeners: (() => void)[] = [];
   private secureNow: boolean;
+  /** Corked by `writeBatched` until the end of this tick. */
+  private batching = false;
 
   private constructor(
     socket: Socket,
@@ -164,6 +175,20 @@ export class SmtpConnection {
     this.socket.cork();
     for (const chunk of chunks) this.socket.write(chunk);
     this.socket.uncork();
+  }
+
+  /**
+   * Writes like `write`, but the bytes leave at the end of this tick, with
+   * anything else written before then (one syscall; see the header comment).
+   */
+  writeBatched(...chunks: (string | Buffer)[]): void {
+    if (this.closed) return;
+    if (!this.batching) {
+      this.batching = true;
+      this.socket.cork();
+      process.nextTick(this.flushBatch);
+    }
+    for (const chunk of chunks) this.socket.write(chunk);
   }
 
   /** The next reply, or why there will be none. */
@@ -266,12 +291,22 @@ export class SmtpConnection {
     this.socket.destroy();
   }
 
+  private readonly flushBatch = (): void => {
+    this.batching = false;
+    this.socket.uncork();
+  };
+
   private readonly onData = (chunk: Buffer): void => {
     const { replies, error } = this.parser.push(chunk);
     for (const reply of replies) {
       const reader = this.readers.shift();
       if (reader) {
         reader.settle(reply);
+        if (reply.code === 421) {
+          // The server is closing: nothing after this reply may be acted on.
+          this.destroy(`relay closed the connection: 421 ${reply.lines.join(' ')}`);
+          return;
+        }
         continue;
       }
       this.unread.push(reply);

@@ -1,11 +1,13 @@
 /**
  * One mail transaction on an open session, as a value:
  *
- *   local checks ─► MAIL FROM ─► RCPT TO … ─► DATA ─354─► message, "." ─► reply
- *        │              (one write when the relay offers PIPELINING,        │
- *        │               else one command at a time)                        │
- *        └─ refused locally (nothing sent)            refused (a reply) ─► RSET ─► ready
- *                                                     connection problem ─► broken
+ *   local checks ─► MAIL FROM ─► RCPT TO … ─► DATA ─354─► message, "." ─► final reply
+ *        │              (one write when the relay offers PIPELINING,      │
+ *        │               else one command at a time)                      └─ handOver(): the next
+ *        │                                                                   MAIL may follow now
+ *        └─ refused locally (nothing sent)    refused at MAIL/RCPT/DATA ─► RSET ─► ready
+ *                                             refused after "." ─► ready (no RSET)
+ *                                             connection problem ─► broken
  *
  * - Pipelining (RFC 2920): MAIL, every RCPT and DATA go out in one write and
  *   their replies are read in order, one round trip instead of 2 + n. DATA
@@ -18,10 +20,20 @@
  *   8BITMIME (RFC 6152; MailComposer output is 7-bit, so this is a message
  *   built or signed elsewhere), non-ASCII addresses to a relay without
  *   SMTPUTF8 (RFC 6531), and addresses that would break the command line.
- * - After a refusal the session is reset with RSET before it is reused; a
- *   failed RSET, or a 421 (the server is closing), ends the connection.
- *   After a 250 for the message the state is already clear (RFC 5321
- *   §4.1.1.4): no RSET, the next MAIL follows directly.
+ * - Across messages (RFC 2920 §3.1: message content may start a pipelined
+ *   group): with PIPELINING, once the message and its "." are written the
+ *   transaction calls `handOver`; when another transaction takes the
+ *   connection there, its MAIL, RCPT and DATA go out in the same write as
+ *   this body (`writeBatched`), and its replies are read after this one's
+ *   final reply, in order. The next message's content still waits for its
+ *   own 354, which comes after this final reply: a 421 or a drop at this
+ *   final reply leaves the next message untouched.
+ * - After a refusal at MAIL, RCPT or DATA the session is reset with RSET
+ *   before it is reused; a failed RSET, or a 421 (the server is closing),
+ *   ends the connection. After the final reply to the message, 2xx or not,
+ *   the transaction is over and the state clear (RFC 5321 §3.3, §4.1.1.4):
+ *   no RSET, the next MAIL follows directly (and may already have been
+ *   written).
  */
 import { isAscii } from 'node:buffer';
 import { DotStuffer } from './dot-stuffing.js';
@@ -57,12 +69,14 @@ export async function sendTransaction(
   extensions: Extensions,
   envelope: Envelope,
   raw: Buffer,
+  handOver?: () => void,
 ): Promise<TransactionOutcome> {
   const eightBit = !isAscii(raw);
   const local = checkLocally(extensions, envelope, raw, eightBit);
   if (local) return local;
-  const outcome = await transact(connection, extensions, envelope, raw, eightBit);
-  if (outcome.kind === 'refused') await reset(connection, outcome.reply);
+  const follow = extensions.pipelining ? handOver : undefined;
+  const outcome = await transact(connection, extensions, envelope, raw, eightBit, follow);
+  if (outcome.kind === 'refused') await reset(connection, outcome.reply, outcome.step);
   return outcome;
 }
 
@@ -114,6 +128,7 @@ async function transact(
   envelope: Envelope,
   raw: Buffer,
   eightBit: boolean,
+  handOver: (() => void) | undefined,
 ): Promise<TransactionOutcome> {
   const params =
     (extensions.size > 0 ? ` SIZE=${raw.length}` : '') +
@@ -152,8 +167,16 @@ async function transact(
   }
 
   const stuffer = new DotStuffer();
-  connection.write(stuffer.write(raw), stuffer.end());
-  const final = await connection.read('data');
+  if (handOver) {
+    // Held to the end of the tick: the next transaction's MAIL, RCPT and DATA join this write.
+    connection.writeBatched(stuffer.write(raw), stuffer.end());
+  } else {
+    connection.write(stuffer.write(raw), stuffer.end());
+  }
+  // Read before the hand-over, so this final reply is matched before the next transaction's.
+  const reply = connection.read('data');
+  handOver?.();
+  const final = await reply;
   if (isFailure(final)) return broken(final.reason, false);
   if (positive(final)) return { kind: 'accepted', reply: final };
   return { kind: 'refused', step: 'message', reply: final };
@@ -185,13 +208,21 @@ function verdict(
   return undefined;
 }
 
-/** RSET after a refusal so the next MAIL starts clean; on a 421 or a failed RSET the connection goes. */
-async function reset(connection: SmtpConnection, refusal: SmtpReply): Promise<void> {
+/**
+ * RSET after a refusal at MAIL, RCPT or DATA so the next MAIL starts clean;
+ * on a 421 or a failed RSET the connection goes. None after a refused
+ * message: its transaction is over, and the next MAIL may already be written.
+ */
+async function reset(
+  connection: SmtpConnection,
+  refusal: SmtpReply,
+  step: TransactionStep,
+): Promise<void> {
   if (refusal.code === 421) {
     connection.destroy(`relay is closing the connection: 421 ${refusal.lines.join(' ')}`);
     return;
   }
-  if (connection.closed) return;
+  if (step === 'message' || connection.closed) return;
   const reply = await connection.command('RSET');
   if (isFailure(reply)) return;
   if (reply.code !== 250) connection.destroy(`RSET refused: ${reply.code}`);
