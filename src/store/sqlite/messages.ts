@@ -64,12 +64,6 @@ const DUE_AT_COLUMN = MESSAGE_INSERT_COLUMNS.indexOf('due_at');
 const CLAIMABLE = `status IN ('queued', 'deferred', 'sending')`;
 
 /**
- * Messages of a paused or cancelled campaign are never claimed. Pausing
- * holds them (dueAt far ahead, so claims do not even reach them); this
- * catches the few that became due again meanwhile (a retry scheduled by an
- * attempt in flight at the pause).
- */
-/**
  * The columns a claim reads, in the order of the pick's rows: arrays
  * (better-sqlite3's raw mode) made into rows by pickedRow(). As objects,
  * the driver set ~30 properties one by one on each fresh object: a 500-row
@@ -125,8 +119,28 @@ export function pickedRow(v: readonly unknown[]): ClaimedMessageRow {
   } as ClaimedMessageRow;
 }
 
+/**
+ * Messages of a paused or cancelled campaign are never claimed. Pausing
+ * holds them (dueAt far ahead, so claims do not even reach them); this
+ * catches the few that became due again meanwhile (a retry scheduled by an
+ * attempt in flight at the pause).
+ */
 const NOT_HELD = `(m.campaign_id IS NULL OR NOT EXISTS (SELECT 1 FROM campaigns k
     WHERE k.id = m.campaign_id AND k.status IN ('paused', 'cancelled')))`;
+
+/**
+ * Rows a statement of acceptBatch: 1,000-message batches of campaign
+ * messages, 8.9 → 7.1 µs a message (store microbenchmark, 30 Nov 2026);
+ * 20 rows 7.8, 50 rows 7.4 in a bare loop. 50 × 24 values stays far below
+ * SQLite's limit of 32,766 bound values a statement.
+ */
+const INSERT_ROWS = 50;
+
+function insertIgnoring(rows: number): string {
+  const row = `(${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')})`;
+  return `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
+    VALUES ${Array.from({ length: rows }, () => row).join(', ')} ON CONFLICT DO NOTHING`;
+}
 
 export const OUTBOX_SQL = {
   insertMessage: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
@@ -138,8 +152,10 @@ export const OUTBOX_SQL = {
   insertLeased: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')}, lease_owner)
     VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}, ?)`,
   contactOf: `SELECT id, attributes FROM contacts WHERE email = ?`,
-  insertIgnoring: `INSERT INTO messages (${MESSAGE_INSERT_COLUMNS.join(', ')})
-    VALUES (${MESSAGE_INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`,
+  insertIgnoring: insertIgnoring(1),
+  // The fan-out's rows INSERT_ROWS at a time (the rest of a batch one by one):
+  // one statement's call, binding and step for many rows.
+  insertIgnoringMany: insertIgnoring(INSERT_ROWS),
   campaignSending: `SELECT 1 FROM campaigns WHERE id = ? AND status = 'sending'`,
   get: `SELECT * FROM messages WHERE id = ?`,
   attempts: `SELECT * FROM message_attempts WHERE message_id = ? ORDER BY attempt`,
@@ -290,10 +306,19 @@ export class SqliteMessageStore implements MessageStore {
       if (campaignId !== undefined && !this.cache.get(OUTBOX_SQL.campaignSending).get(campaignId)) {
         return 0;
       }
-      const insert = this.cache.get(OUTBOX_SQL.insertIgnoring);
+      const many = this.cache.get(OUTBOX_SQL.insertIgnoringMany);
+      const one = this.cache.get(OUTBOX_SQL.insertIgnoring);
       let created = 0;
-      for (const message of messages) {
-        created += insert.run(...messageInsertValues(message, JSON.stringify)).changes;
+      let next = 0;
+      for (; next + INSERT_ROWS <= messages.length; next += INSERT_ROWS) {
+        const values: unknown[] = [];
+        for (let i = next; i < next + INSERT_ROWS; i++) {
+          values.push(...messageInsertValues(messages[i] as NewMessage, JSON.stringify));
+        }
+        created += many.run(...values).changes;
+      }
+      for (const message of messages.slice(next)) {
+        created += one.run(...messageInsertValues(message, JSON.stringify)).changes;
       }
       return created;
     });
