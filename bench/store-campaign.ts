@@ -1,7 +1,7 @@
 /**
  * The SQLite CPU a campaign message costs the store, stage by stage:
  *
- *   node dist/bench/store-campaign.js [--contacts N] [--drop index,index]
+ *   node dist/bench/store-campaign.js [--contacts N] [--drop index,index] [--exec SQL]
  *
  * N contacts, one campaign sending, then the campaign's store work as the
  * product interleaves it: the fan-out's acceptBatch of 1,000 messages, a
@@ -9,7 +9,8 @@
  * delivered with an attempt row each; until every message is settled.
  * Prints the main thread's CPU a message (process.cpuUsage, user + system)
  * for each stage. `--drop` removes indexes first, to price each one
- * (docs/benchmarks.md, "SQLite per message"). Not part of `npm run bench`:
+ * (docs/benchmarks.md, "SQLite per message"); `--exec` then runs SQL of
+ * one's own (an index to try). Not part of `npm run bench`:
  * a tool for before/after comparisons of the store's statements.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,7 +25,12 @@ import { openSqliteStore, type SqliteStore } from '../src/store/sqlite/sqlite-st
 const T0 = 1_764_500_000_000;
 const CAMPAIGN = 'cmp_bench';
 
-async function prepare(path: string, contacts: number, drop: string[]): Promise<void> {
+async function prepare(
+  path: string,
+  contacts: number,
+  drop: string[],
+  exec: string,
+): Promise<void> {
   const store = openSqliteStore(path);
   await store.migrate();
   await store.close();
@@ -43,6 +49,7 @@ async function prepare(path: string, contacts: number, drop: string[]): Promise<
     }
   })();
   for (const index of drop) db.exec(`DROP INDEX ${index}`);
+  if (exec) db.exec(exec);
   db.close();
 }
 
@@ -134,6 +141,7 @@ async function main(): Promise<void> {
     options: {
       contacts: { type: 'string', default: '100000' },
       drop: { type: 'string', default: '' },
+      exec: { type: 'string', default: '' },
     },
   });
   const total = Number(values.contacts);
@@ -141,7 +149,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   try {
     const path = join(dir, 'bench.db');
-    await prepare(path, total, drop);
+    await prepare(path, total, drop, values.exec);
     const store = openSqliteStore(path);
     const spent = await run(store, total).finally(() => store.close());
     const perMessage = (us: number): string => (us / total).toFixed(2);
