@@ -7,8 +7,9 @@
  * product interleaves it: the fan-out's acceptBatch of 1,000 messages, a
  * claim of up to 500 (joined with the contacts), settlements of 200 as
  * delivered with an attempt row each; until every message is settled.
- * Prints the main thread's CPU a message (process.cpuUsage, user + system)
- * for each stage. `--drop` removes indexes first, to price each one
+ * Prints the CPU a message for each stage (process.cpuUsage, user +
+ * system, the whole process: the store's statements run on the main
+ * thread). `--drop` removes indexes first, to price each one
  * (docs/benchmarks.md, "SQLite per message"); `--exec` then runs SQL of
  * one's own (an index to try). Not part of `npm run bench`:
  * a tool for before/after comparisons of the store's statements.
