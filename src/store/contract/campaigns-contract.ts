@@ -163,6 +163,27 @@ export function campaignsContract(makeStore: MakeStore): void {
       });
     });
 
+    it('counts a large batch’s new recipients, duplicates within it and with earlier ones skipped', async () => {
+      await withStore(makeStore, async (store) => {
+        const campaign = await sending(store);
+        const first = Array.from({ length: 30 }, (_, i) =>
+          campaignMessage(campaign.id, `r${i}@x.test`),
+        );
+        assert.equal(await store.messages.acceptBatch(first, { campaignId: campaign.id }), 30);
+        // 130 messages: r0 – r29 again, r30 – r129 new, r40 – r49 a second time in the batch.
+        const emails = Array.from({ length: 120 }, (_, i) => `r${i + 10}@x.test`);
+        emails.splice(0, 0, ...Array.from({ length: 10 }, (_, i) => `r${i}@x.test`));
+        emails.splice(65, 0, ...Array.from({ length: 10 }, (_, i) => `r${i + 40}@x.test`));
+        const batch = emails.map((e) => campaignMessage(campaign.id, e));
+        assert.equal(batch.length, 140);
+        assert.equal(await store.messages.acceptBatch(batch, { campaignId: campaign.id }), 100);
+        const counts = await store.messages.countByStatus();
+        assert.equal(counts.queued, 130);
+        const last = batch[batch.length - 1];
+        assert.equal((await store.messages.get(last?.id ?? ''))?.to.email, 'r129@x.test');
+      });
+    });
+
     it('accepts a fan-out batch once per recipient, only while the campaign is sending', async () => {
       await withStore(makeStore, async (store) => {
         const campaign = await sending(store);

@@ -107,6 +107,44 @@ export function dashboardContract(makeStore: MakeStore): void {
       });
     });
 
+    it('pages the waiting list across queued, deferred and sending messages in (created_at, id) order', async () => {
+      await withStore(makeStore, async (store) => {
+        // 9 messages, three at each of three times, ids in order within a time.
+        const messages = Array.from({ length: 9 }, (_, i) =>
+          newMessage({ id: `msg_${i}`, createdAt: T0 + Math.floor(i / 3) * MINUTE }),
+        );
+        for (const m of [...messages].reverse()) await store.messages.accept(m);
+        const lease = { leaseMs: MINUTE, owner: 'node-a' };
+        // msg_0 – msg_3 sending; then msg_1 deferred, msg_2 delivered (no longer waiting).
+        await store.messages.claim({ ...lease, limit: 4, now: T0 + 3 * MINUTE });
+        await store.messages.settle([
+          {
+            id: 'msg_1',
+            leaseOwner: 'node-a',
+            status: 'deferred',
+            dueAt: T0 + 60 * MINUTE,
+            lastError: '451 4.3.0 try later',
+            at: T0 + 3 * MINUTE,
+          },
+          delivered('msg_2', 'node-a', T0 + 3 * MINUTE),
+        ]);
+        const waiting = ['msg_0', 'msg_1', 'msg_3', 'msg_4', 'msg_5', 'msg_6', 'msg_7', 'msg_8'];
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.dashboard.searchMessages({
+            limit: 3,
+            ...(after !== undefined ? { after } : {}),
+          });
+          seen.push(...page.items.map((m) => m.id));
+          if (page.next === undefined) break;
+          after = page.next;
+        }
+        assert.deepEqual(seen, waiting);
+        assert.equal(await store.dashboard.oldestPendingAt(), T0);
+      });
+    });
+
     it("lists one campaign's messages by address a page at a time, or its message to one address", async () => {
       await withStore(makeStore, async (store) => {
         const make = async () => {

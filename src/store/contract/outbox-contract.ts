@@ -98,6 +98,35 @@ export function outboxContract(make: MakeStore): void {
         assert.equal('contact' in stranger, false);
       }));
 
+    it('returns every field as stored, a retried message’s error and category too', () =>
+      withStore(make, async (store) => {
+        const [message] = await acceptAll(store, 1, () => ({
+          from: { email: 'news@example.test', name: 'News' },
+          to: { email: 'ada@example.test', name: 'Ada' },
+          replyTo: { email: 'help@example.test', name: 'Help' },
+          templateId: 'tpl_1',
+          html: '<p>Hi</p>',
+          campaignId: 'cmp_1',
+          variant: 1,
+          eventReceivedAt: T0 - 5,
+        }));
+        assert.ok(message);
+        const lease = { limit: 1, leaseMs: LEASE, owner: 'w1' };
+        await store.messages.claim({ ...lease, now: T0 });
+        await store.messages.settle([
+          { ...deferred(message.id, 'w1', T0 + 1, T0 + 2), bounceCategory: 'rate-limited' },
+        ]);
+        const [claimed] = await store.messages.claim({ ...lease, now: T0 + 2 });
+        assert.ok(claimed);
+        assert.deepEqual(claimed, await store.messages.get(message.id));
+        assert.equal(claimed.lastError, '451 4.3.0 try later');
+        assert.equal(claimed.bounceCategory, 'rate-limited');
+        assert.equal(claimed.attempts, 1);
+        assert.equal(claimed.eventReceivedAt, T0 - 5);
+        assert.equal(claimed.variant, 1);
+        assert.deepEqual(claimed.replyTo, { email: 'help@example.test', name: 'Help' });
+      }));
+
     it('does not hand a leased row out again until its lease runs out', () =>
       withStore(make, async (store) => {
         const [message] = await acceptAll(store, 1, () => ({}));

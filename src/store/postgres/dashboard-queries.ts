@@ -1,6 +1,8 @@
 /**
- * The dashboard's read-only queries on PostgreSQL; the same indexes as on
- * SQLite (`messages_recipient`, partial `messages_pending_age`).
+ * The dashboard's read-only queries on PostgreSQL: `messages_recipient`, and
+ * the partial `messages_pending_age` for the waiting list (SQLite reads that
+ * from its status index instead since its migration 0014, which spares its
+ * one thread two index writes a message; PostgreSQL keeps the index).
  */
 import type {
   DashboardQueries,
