@@ -17,7 +17,16 @@ export interface RelayConfig {
   /** Per-relay overrides of `health`. */
   health?: { failureThreshold?: number; cooldownMs?: number };
   warmup?: { start: string; dailyCaps: number[] };
+  /**
+   * How far Sluice pipelines (RFC 2920) when the relay offers PIPELINING:
+   * `full` (absent) also writes the next message's MAIL/RCPT/DATA with a
+   * body; `envelope` pipelines one message's MAIL/RCPT/DATA only; `off`
+   * sends one command at a time.
+   */
+  pipelining?: PipeliningMode;
 }
+
+export type PipeliningMode = 'full' | 'envelope' | 'off';
 
 /** Messages per second and/or per hour. */
 export interface RateConfig {

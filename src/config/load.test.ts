@@ -80,6 +80,23 @@ describe('loadConfig', () => {
       config.relays.map((r) => r.name),
       ['r1'],
     );
+    assert.equal(config.relays[0]?.pipelining, 'full', 'pipelining defaults to full');
+  });
+
+  it("takes a relay's pipelining mode, and names the field when it is not one", () => {
+    const relay = { name: 'r1', host: '127.0.0.1', port: 2526 };
+    const config = loadConfig({
+      env: { SLUICE_RELAYS: JSON.stringify([{ ...relay, pipelining: 'envelope' }]) },
+      cwd: dir,
+    });
+    assert.equal(config.relays[0]?.pipelining, 'envelope');
+    assert.match(
+      loadError({
+        env: { SLUICE_RELAYS: JSON.stringify([{ ...relay, pipelining: 'yes' }]) },
+        cwd: dir,
+      }),
+      /"relays\[0\]\.pipelining": expected one of "full", "envelope", "off"/,
+    );
   });
 
   const refusals: [string, Parameters<typeof loadConfig>[0], RegExp][] = [

@@ -191,6 +191,7 @@ function resolveConfig(
     port: r.port,
     weight: r.weight,
     maxConnections: r.maxConnections,
+    pipelining: r.pipelining,
     tls: {
       mode: r.tls.mode,
       rejectUnauthorized: r.tls.rejectUnauthorized,

@@ -136,6 +136,11 @@ export const RelaySchema = Type.Object(
       ),
     ),
     rate: Rate('Most messages this relay is given, over all pools.'),
+    pipelining: Type.Union([Type.Literal('full'), Type.Literal('envelope'), Type.Literal('off')], {
+      default: 'full',
+      description:
+        "When the relay offers PIPELINING (RFC 2920): `full` writes MAIL, RCPT and DATA at once and the next message's with a body (one round trip a message on a busy connection); `envelope` only the first part (two round trips); `off` one command at a time, for a relay or a middlebox that announces PIPELINING but mishandles it.",
+    }),
     health: Type.Optional(
       Type.Object(
         {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { testConfig, testRelay } from '../../test/helpers/delivery-config.js';
-import type { SluiceConfig } from '../config/config.js';
+import type { RelayConfig, SluiceConfig } from '../config/config.js';
 import { EventBus, type SluiceEventMap } from '../core/events.js';
 import { silentLogger } from './logger.js';
 import type { DispatchResult } from './relay-connections.js';
@@ -180,11 +180,12 @@ async function startPeer(options: PeerOptions = {}): Promise<Peer> {
 function poolsFor(
   peer: Peer,
   delivery: Partial<Omit<SluiceConfig['delivery'], 'retry'>> = {},
+  relay: Partial<RelayConfig> = {},
 ): { pools: RelayPools; events: EventBus<SluiceEventMap>; builds: Map<string, number> } {
   const events = new EventBus<SluiceEventMap>();
   const pools = new RelayPools({
     config: testConfig({
-      relays: [testRelay(peer.port, { name: 'p', maxConnections: 1 })],
+      relays: [testRelay(peer.port, { name: 'p', maxConnections: 1, ...relay })],
       delivery,
     }),
     events,
@@ -296,6 +297,35 @@ describe('pipelining across messages', () => {
     const rset = peer.commands.indexOf('RSET');
     assert.ok(rset > peer.commands.indexOf('RCPT TO:<m2@example.com>'), 'RSET after the refusal');
     assert.deepEqual(peer.accepted, ['m1@example.com', 'm3@example.com']);
+  });
+
+  it('relays[].pipelining "envelope": MAIL, RCPT and DATA in one write, the next message after the final reply', async () => {
+    const peer = await startPeer({ holdMs: 20 });
+    const p = poolsFor(peer, {}, { pipelining: 'envelope' });
+    const results = await sendAll(p, ['m1@example.com', 'm2@example.com', 'm3@example.com']);
+    assert.deepEqual(kinds(results), ['delivered', 'delivered', 'delivered']);
+    assert.deepEqual(peer.releasedBy, ['timer', 'timer', 'timer'], 'no MAIL before a final reply');
+    const envelopes = peer.chunks.filter((c) =>
+      /^MAIL FROM:[^\r]*\r\nRCPT TO:[^\r]*\r\nDATA\r\n$/.test(c),
+    );
+    assert.equal(envelopes.length, 3, 'each envelope in one write');
+    assert.ok(
+      peer.chunks.every((c) => !/\r\n\.\r\nMAIL/.test(c)),
+      'no body written with a MAIL',
+    );
+  });
+
+  it('relays[].pipelining "off": one command at a time although the relay offers PIPELINING', async () => {
+    const peer = await startPeer({ holdMs: 20 });
+    const p = poolsFor(peer, {}, { pipelining: 'off' });
+    const results = await sendAll(p, ['m1@example.com', 'm2@example.com']);
+    assert.deepEqual(kinds(results), ['delivered', 'delivered']);
+    assert.deepEqual(peer.releasedBy, ['timer', 'timer']);
+    assert.ok(
+      peer.chunks.every((c) => !/\r\n\.\r\nMAIL|MAIL FROM:[^\r]*\r\nRCPT/.test(c)),
+      'no command written with another',
+    );
+    assert.deepEqual(peer.accepted, ['m1@example.com', 'm2@example.com']);
   });
 
   it('cut at shutdown: the message whose body went out is deferred, the one begun behind it released', async () => {

@@ -19,8 +19,9 @@
  *
  * One transaction at a time writes: the pool hands a connection to one
  * message and takes it back when `send` resolves, by which time the session
- * is ready for the next MAIL FROM (or closed). With PIPELINING the
- * connection can be passed on earlier, as soon as the message is written:
+ * is ready for the next MAIL FROM (or closed). With PIPELINING (and
+ * `relays[].pipelining` "full", the default) the connection can be passed
+ * on earlier, as soon as the message is written:
  *
  *   send(k, next) ─► MAIL/RCPT/DATA ─354─► body, "." written ─► next(client) ─► final reply ─► k resolves
  *                                                                   │ true: k+1 takes the connection,
@@ -99,8 +100,10 @@ export class SmtpClient {
   private constructor(
     readonly relay: string,
     private readonly connection: SmtpConnection,
-    /** What the relay announced in its EHLO reply. */
+    /** What the relay announced in its EHLO reply (PIPELINING off when configured so). */
     readonly extensions: Extensions,
+    /** Whether a written message may hand the connection over (`relays[].pipelining` "full"). */
+    private readonly acrossMessages: boolean,
   ) {}
 
   /**
@@ -130,7 +133,12 @@ export class SmtpClient {
     }
     return {
       ok: true,
-      client: new SmtpClient(options.relay.name, session.connection, session.extensions),
+      client: new SmtpClient(
+        options.relay.name,
+        session.connection,
+        session.extensions,
+        (options.relay.pipelining ?? 'full') === 'full',
+      ),
     };
   }
 
@@ -179,13 +187,14 @@ export class SmtpClient {
     this.unresolved++;
     let handedOver = false;
     const handOver =
-      next &&
-      ((): void => {
-        // Free before asking, so that `next` may even start its send at once.
-        this.busy = false;
-        handedOver = next(this);
-        if (!handedOver) this.busy = true;
-      });
+      next && this.acrossMessages
+        ? (): void => {
+            // Free before asking, so that `next` may even start its send at once.
+            this.busy = false;
+            handedOver = next(this);
+            if (!handedOver) this.busy = true;
+          }
+        : undefined;
     try {
       const outcome = await sendTransaction(
         this.connection,

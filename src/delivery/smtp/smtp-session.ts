@@ -38,7 +38,7 @@ export interface Extensions {
 }
 
 export interface SessionOptions {
-  relay: Pick<RelayConfig, 'host' | 'port' | 'tls' | 'auth'>;
+  relay: Pick<RelayConfig, 'host' | 'port' | 'tls' | 'auth' | 'pipelining'>;
   heloName: string;
   timeouts: PhaseTimeouts;
 }
@@ -158,6 +158,8 @@ async function setUp(connection: SmtpConnection, options: SessionOptions): Promi
     const failed = await authenticate(connection, extensions, relay.auth);
     if (failed) return failed;
   }
+  // The operator's word over the relay's (`relays[].pipelining: "off"`).
+  if (relay.pipelining === 'off') extensions = { ...extensions, pipelining: false };
   return { ok: true, connection, extensions };
 }
 
