@@ -125,11 +125,10 @@ async function sendCampaign(url: string, dir: string, contacts: number): Promise
       }),
     ]);
     const seconds = (Date.now() - started) / 1000;
-    const busyMs = meter.stop();
+    const machineUsPerMessage = meter.perMessage(contacts);
     child.stdin.write('done\n');
     const final = (await next('cpuSeconds')) as Omit<CampaignRun, 'msgPerSec' | 'seconds'>;
     await new Promise((resolve) => child.once('exit', resolve));
-    const machineUsPerMessage = busyMs === undefined ? NaN : (busyMs * 1000) / contacts;
     return { ...final, seconds, msgPerSec: contacts / seconds, machineUsPerMessage };
   } finally {
     clearTimeout(stall);

@@ -54,7 +54,7 @@ export async function clientToSink(
   const senders = await Promise.all(
     started.flatMap((sink) =>
       Array.from({ length: connections }, async () => ({
-        left: sink,
+        sink,
         sender: await sender(kind, sink.port),
       })),
     ),
@@ -66,7 +66,7 @@ export async function clientToSink(
   const cpuBefore = process.cpuUsage();
   const begun = process.hrtime.bigint();
   await Promise.all(
-    senders.map(async ({ left: sink, sender }) => {
+    senders.map(async ({ sink, sender }) => {
       for (let n = left.get(sink) ?? 0; n > 0; n = left.get(sink) ?? 0) {
         left.set(sink, n - 1);
         const i = next++;
@@ -78,15 +78,15 @@ export async function clientToSink(
   await Promise.all(started.map((sink) => sink.done));
   const seconds = Number(process.hrtime.bigint() - begun) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
-  const busyMs = meter.stop();
   const total = share * sinks;
+  const machineUsPerMessage = meter.perMessage(total);
   // smtp-sink exits on receiving the last message, maybe before its 250: one a sink may fail.
   if (refused > sinks) throw new Error(`${kind}: ${refused} messages were not accepted`);
   await Promise.all(senders.map(({ sender }) => sender.close()));
   return {
     msgPerSec: total / seconds,
     cpuUsPerMessage: (cpu.user + cpu.system) / total,
-    machineUsPerMessage: busyMs === undefined ? NaN : (busyMs * 1000) / total,
+    machineUsPerMessage,
   };
 }
 

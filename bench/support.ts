@@ -116,22 +116,19 @@ export async function smtpSourceRun(
   );
   await sink.done;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const busyMs = meter.stop();
+  const machineUsPerMessage = meter.perMessage(count);
   source.kill('SIGKILL');
-  return {
-    msgPerSec: count / seconds,
-    machineUsPerMessage: busyMs === undefined ? NaN : (busyMs * 1000) / count,
-  };
+  return { msgPerSec: count / seconds, machineUsPerMessage };
 }
 
 /**
  * The whole machine's busy CPU time (every process and the kernel) from
- * now until `stop()`, in ms, from Linux's /proc/stat; `undefined` where
- * there is none. On 2 cores a baseline and Sluice share the cores with
- * their relays, so the figure per message says what each path costs the
- * machine, not only its own process.
+ * now until `perMessage(count)`, as µs a message, from Linux's /proc/stat;
+ * NaN where there is none. On 2 cores a baseline and Sluice share the cores
+ * with their relays, so the figure per message says what each path costs
+ * the machine, not only its own process.
  */
-export function machineCpuMeter(): { stop(): number | undefined } {
+export function machineCpuMeter(): { perMessage(count: number): number } {
   const busy = (): number | undefined => {
     try {
       const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
@@ -147,11 +144,11 @@ export function machineCpuMeter(): { stop(): number | undefined } {
     }
   };
   const start = busy();
-  // USER_HZ is 100 on Linux: a jiffy is 10 ms.
   return {
-    stop: () => {
+    perMessage: (count) => {
       const end = busy();
-      return start === undefined || end === undefined ? undefined : (end - start) * 10;
+      // USER_HZ is 100 on Linux: a jiffy is 10 ms, 10,000 µs.
+      return start === undefined || end === undefined ? NaN : ((end - start) * 10_000) / count;
     },
   };
 }
